@@ -1,0 +1,16 @@
+//! Declares the cfg names that say which kernel interfaces the target has.
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(kqueue_available)");
+    println!("cargo::rustc-check-cfg=cfg(devpoll_available)");
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if matches!(
+        os.as_str(),
+        "macos" | "ios" | "freebsd" | "netbsd" | "openbsd" | "dragonfly"
+    ) {
+        println!("cargo::rustc-cfg=kqueue_available");
+    }
+    if matches!(os.as_str(), "illumos" | "solaris") {
+        println!("cargo::rustc-cfg=devpoll_available");
+    }
+}

@@ -1,0 +1,1 @@
+//! /dev/poll backend (illumos, Solaris): being written.

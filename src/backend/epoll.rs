@@ -1,0 +1,148 @@
+//! epoll: the kernel keeps the registration set; `data.u64` carries the token.
+
+use super::Driver;
+use crate::event::flags;
+use crate::sys::epoll::{
+    EpollEvent, EpollFd, Op, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP,
+};
+use crate::waker::WakeState;
+use crate::{Event, Events, Interest, Token};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+pub(crate) struct Epoll {
+    ep: EpollFd,
+}
+
+/// Kernel interest bits for an [`Interest`] (level-triggered).
+pub(crate) fn interest_bits(interest: Interest) -> u32 {
+    let mut bits = 0;
+    if interest.is_readable() {
+        bits |= EPOLLIN;
+    }
+    if interest.is_writable() {
+        bits |= EPOLLOUT;
+    }
+    bits
+}
+
+/// Event flags for the bits epoll reported.
+pub(crate) fn event_flags(bits: u32) -> u8 {
+    let mut f = 0;
+    if bits & EPOLLIN != 0 {
+        f |= flags::READABLE;
+    }
+    if bits & EPOLLOUT != 0 {
+        f |= flags::WRITABLE;
+    }
+    if bits & EPOLLERR != 0 {
+        f |= flags::ERROR;
+    }
+    if bits & (EPOLLHUP | EPOLLRDHUP) != 0 {
+        f |= flags::HANGUP;
+    }
+    if bits & EPOLLPRI != 0 {
+        f |= flags::PRIORITY;
+    }
+    // Any other bit still means "something happened": as the stdlib, report both.
+    if bits & !(EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI) != 0 {
+        f |= flags::ERROR;
+    }
+    f
+}
+
+impl Driver for Epoll {
+    fn new() -> io::Result<Epoll> {
+        Ok(Epoll {
+            ep: EpollFd::new()?,
+        })
+    }
+
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        _: Option<&WakeState>,
+    ) -> io::Result<()> {
+        self.ep
+            .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EEXIST) => io::Error::new(io::ErrorKind::AlreadyExists, e),
+                _ => e,
+            })
+    }
+
+    fn modify(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        _: Option<&WakeState>,
+    ) -> io::Result<()> {
+        self.ep
+            .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
+    }
+
+    fn unregister(&self, fd: RawFd, _: Option<&WakeState>) -> io::Result<()> {
+        self.ep.ctl(Op::Delete, fd, 0, 0)
+    }
+
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        notify: Option<&WakeState>,
+    ) -> io::Result<bool> {
+        events.clear();
+        // One extra slot so the notifier never crowds out a ready fd.
+        let max = events.capacity() + usize::from(notify.is_some());
+        let mut raw: Vec<EpollEvent> = std::mem::take(&mut events.scratch.epoll);
+        let result = self.ep.wait(&mut raw, max, timeout);
+        let mut woken = false;
+        if result.is_ok() {
+            for ev in &raw {
+                let (bits, data) = (ev.events, ev.u64);
+                if data == Token::NOTIFY.0 as u64 {
+                    woken = true;
+                } else if !events.is_full() {
+                    events.push(Event::new(Token(data as usize), event_flags(bits)));
+                }
+            }
+        }
+        events.scratch.epoll = raw;
+        result.map(|_| woken)
+    }
+
+    fn attach(&self, wake: &WakeState) -> io::Result<()> {
+        self.ep.ctl(
+            Op::Add,
+            wake.notify_fd().raw_fd(),
+            EPOLLIN,
+            Token::NOTIFY.0 as u64,
+        )
+    }
+
+    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.ep.as_fd())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translation() {
+        assert_eq!(interest_bits(Interest::BOTH), EPOLLIN | EPOLLOUT);
+        assert_eq!(interest_bits(Interest::NONE), 0);
+        assert_eq!(event_flags(EPOLLIN), flags::READABLE);
+        assert_eq!(
+            event_flags(EPOLLOUT | EPOLLHUP),
+            flags::WRITABLE | flags::HANGUP
+        );
+        assert_eq!(event_flags(EPOLLERR), flags::ERROR);
+        assert_eq!(event_flags(EPOLLPRI), flags::PRIORITY);
+    }
+}

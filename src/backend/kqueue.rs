@@ -1,0 +1,1 @@
+//! kqueue backend (macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly): being written.

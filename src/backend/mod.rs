@@ -1,0 +1,140 @@
+//! Per-backend state and kernel <-> core translation.
+//!
+//! Every backend offers the same small surface (the [`Driver`] trait) so [`Selector`]
+//! (crate::Selector) never branches on the platform. Translation functions that do not
+//! need the kernel (kqueue's change records, /dev/poll's write protocol) compile and are
+//! unit-tested on every platform; only the syscall glue is `cfg`-gated.
+
+use crate::waker::WakeState;
+use crate::{Events, Interest, Token};
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::time::Duration;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) mod epoll;
+pub(crate) mod poll;
+pub(crate) mod select;
+// Translation logic is built everywhere (and tested on Linux); the kernel glue is gated inside.
+pub(crate) mod devpoll;
+pub(crate) mod kqueue;
+
+/// The surface every backend implements.
+pub(crate) trait Driver: Send + Sync + Sized {
+    /// Creates the backend's kernel object (if any).
+    fn new() -> io::Result<Self>;
+
+    /// Adds `fd`. `AlreadyExists` if it is registered. `wake` is the selector's wake-up state
+    /// if it exists (user-space backends nudge a waiter through it).
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        wake: Option<&WakeState>,
+    ) -> io::Result<()>;
+
+    /// Changes `fd`'s token and interest. `NotFound` if it is not registered.
+    fn modify(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        wake: Option<&WakeState>,
+    ) -> io::Result<()>;
+
+    /// Removes `fd`. `NotFound` if it is not registered (a kernel error if the kernel refuses).
+    fn unregister(&self, fd: RawFd, wake: Option<&WakeState>) -> io::Result<()>;
+
+    /// Waits once for up to `timeout` (`None`: forever), appending at most
+    /// `events.capacity()` events after `events.clear()`. `notify`, if given, is watched too;
+    /// returns whether it was readable. `Interrupted` on EINTR.
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        notify: Option<&WakeState>,
+    ) -> io::Result<bool>;
+
+    /// Called once, when the selector creates its wake-up fd (kernel-set backends add it with
+    /// [`Token::NOTIFY`]; user-space backends watch it at wait time instead).
+    fn attach(&self, wake: &WakeState) -> io::Result<()>;
+
+    /// The kernel object's fd, for backends that have one.
+    fn as_fd(&self) -> Option<BorrowedFd<'_>>;
+}
+
+/// Raw per-call buffers owned by [`Events`], so that concurrent waits never share one.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) epoll: Vec<crate::sys::epoll::EpollEvent>,
+    #[cfg(kqueue_available)]
+    pub(crate) kevents: Vec<crate::sys::kqueue::Kevent>,
+    #[cfg(devpoll_available)]
+    pub(crate) devpoll: Vec<crate::sys::devpoll::PollFd>,
+}
+
+/// One selector's backend, chosen at run time.
+pub(crate) enum AnyDriver {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(epoll::Epoll),
+    #[cfg(kqueue_available)]
+    Kqueue(kqueue::Kqueue),
+    #[cfg(devpoll_available)]
+    Devpoll(devpoll::Devpoll),
+    Poll(poll::Poll),
+    Select(select::Select),
+}
+
+/// Runs `$body` with `$d` bound to the concrete backend.
+macro_rules! dispatch {
+    ($driver:expr, $d:ident => $body:expr) => {
+        match $driver {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            $crate::backend::AnyDriver::Epoll($d) => $body,
+            #[cfg(kqueue_available)]
+            $crate::backend::AnyDriver::Kqueue($d) => $body,
+            #[cfg(devpoll_available)]
+            $crate::backend::AnyDriver::Devpoll($d) => $body,
+            $crate::backend::AnyDriver::Poll($d) => $body,
+            $crate::backend::AnyDriver::Select($d) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// Coordination between registration changes and waiters for backends whose set lives in
+/// user space (poll, select): waiters copy the set, so a change made while one waits must wake
+/// it to copy again.
+#[derive(Default)]
+pub(crate) struct UserSpaceSet {
+    /// Bumped on every change; a waiter's copy is current iff its generation matches.
+    pub(crate) generation: u64,
+    /// Threads blocked with the notifier in their set.
+    waiters: usize,
+}
+
+impl UserSpaceSet {
+    /// Records a change and nudges blocked waiters.
+    pub(crate) fn changed(&mut self, wake: Option<&WakeState>) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.waiters > 0 {
+            if let Some(w) = wake {
+                // A failed write means the notifier is already readable or gone: either way
+                // no waiter can be left sleeping on a stale set because of it.
+                let _ = w.nudge();
+            }
+        }
+    }
+
+    /// A thread starts waiting (counted only if it watches the notifier).
+    pub(crate) fn enter(&mut self, notify: Option<&WakeState>) {
+        self.waiters += usize::from(notify.is_some());
+    }
+
+    /// A thread stops waiting.
+    pub(crate) fn leave(&mut self, notify: Option<&WakeState>) {
+        self.waiters -= usize::from(notify.is_some());
+    }
+}

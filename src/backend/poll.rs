@@ -1,0 +1,252 @@
+//! poll: the registration set lives in user space as a `pollfd` array.
+//!
+//! Registrations edit a master array in place (swap-remove on unregister). A waiter copies
+//! the master into its own buffer only when it changed since that buffer was filled, so an
+//! unchanged set costs no rebuild per call, and it never holds the lock while blocked.
+
+use super::{Driver, UserSpaceSet};
+use crate::event::flags;
+use crate::sys::poll::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
+use crate::waker::WakeState;
+use crate::{Event, Events, FdMap, Interest, Token};
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+#[derive(Default)]
+struct State {
+    fds: Vec<PollFd>,
+    tokens: Vec<Token>,
+    /// fd -> position in `fds`/`tokens`.
+    index: FdMap<u32>,
+    set: UserSpaceSet,
+    spare: Vec<Buffer>,
+}
+
+/// A waiter's private copy of the set.
+struct Buffer {
+    fds: Vec<PollFd>,
+    tokens: Vec<Token>,
+    generation: u64,
+}
+
+pub(crate) struct Poll {
+    state: Mutex<State>,
+}
+
+/// Kernel interest bits for an [`Interest`].
+pub(crate) fn interest_bits(interest: Interest) -> i16 {
+    let mut bits = 0;
+    if interest.is_readable() {
+        bits |= POLLIN;
+    }
+    if interest.is_writable() {
+        bits |= POLLOUT;
+    }
+    bits
+}
+
+/// Event flags for `revents`.
+pub(crate) fn event_flags(revents: i16) -> u8 {
+    let mut f = 0;
+    if revents & POLLIN != 0 {
+        f |= flags::READABLE;
+    }
+    if revents & POLLOUT != 0 {
+        f |= flags::WRITABLE;
+    }
+    if revents & (POLLERR | POLLNVAL) != 0 {
+        f |= flags::ERROR;
+    }
+    if revents & POLLHUP != 0 {
+        f |= flags::HANGUP;
+    }
+    if revents & POLLPRI != 0 {
+        f |= flags::PRIORITY;
+    }
+    if revents & !(POLLIN | POLLOUT | POLLERR | POLLNVAL | POLLHUP | POLLPRI) != 0 {
+        f |= flags::ERROR;
+    }
+    f
+}
+
+impl Poll {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is plain data, consistent between statements: a panic elsewhere cannot
+        // leave it half-edited, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Driver for Poll {
+    fn new() -> io::Result<Poll> {
+        Ok(Poll {
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        wake: Option<&WakeState>,
+    ) -> io::Result<()> {
+        let mut st = self.lock();
+        if st.index.contains(fd) {
+            return Err(already_registered(fd));
+        }
+        let pos = st.fds.len() as u32;
+        st.fds.push(poll::pollfd(fd, interest_bits(interest)));
+        st.tokens.push(token);
+        st.index.insert(fd, pos);
+        st.set.changed(wake);
+        Ok(())
+    }
+
+    fn modify(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        wake: Option<&WakeState>,
+    ) -> io::Result<()> {
+        let mut st = self.lock();
+        let pos = *st.index.get(fd).ok_or_else(|| not_registered(fd))? as usize;
+        st.fds[pos].events = interest_bits(interest);
+        st.tokens[pos] = token;
+        st.set.changed(wake);
+        Ok(())
+    }
+
+    fn unregister(&self, fd: RawFd, wake: Option<&WakeState>) -> io::Result<()> {
+        let mut st = self.lock();
+        let pos = st.index.remove(fd).ok_or_else(|| not_registered(fd))? as usize;
+        st.fds.swap_remove(pos);
+        st.tokens.swap_remove(pos);
+        if let Some(moved) = st.fds.get(pos).map(|p| p.fd) {
+            *st.index.get_mut(moved).expect("moved fd is indexed") = pos as u32;
+        }
+        st.set.changed(wake);
+        Ok(())
+    }
+
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        notify: Option<&WakeState>,
+    ) -> io::Result<bool> {
+        events.clear();
+        let mut buf = {
+            let mut st = self.lock();
+            let mut buf = st.spare.pop().unwrap_or(Buffer {
+                fds: Vec::new(),
+                tokens: Vec::new(),
+                generation: u64::MAX,
+            });
+            if buf.generation != st.set.generation {
+                buf.fds.clear();
+                buf.fds.extend_from_slice(&st.fds);
+                buf.tokens.clear();
+                buf.tokens.extend_from_slice(&st.tokens);
+                buf.generation = st.set.generation;
+            }
+            st.set.enter(notify);
+            buf
+        };
+        if let Some(w) = notify {
+            buf.fds.push(poll::pollfd(w.notify_fd().raw_fd(), POLLIN));
+        }
+        let result = poll::poll(&mut buf.fds, timeout);
+        let woken = match notify {
+            Some(_) => buf.fds.pop().is_some_and(|p| p.revents != 0),
+            None => false,
+        };
+        let mut st = self.lock();
+        st.set.leave(notify);
+        if let Ok(mut ready) = result {
+            ready -= usize::from(woken);
+            let current = buf.generation == st.set.generation;
+            for (p, &token) in buf.fds.iter().zip(&buf.tokens) {
+                if ready == 0 || events.is_full() {
+                    break;
+                }
+                if p.revents == 0 {
+                    continue;
+                }
+                ready -= 1;
+                // Skip fds unregistered or re-registered while we waited.
+                let still = current
+                    || st
+                        .index
+                        .get(p.fd)
+                        .is_some_and(|&i| st.tokens[i as usize] == token);
+                if still {
+                    events.push(Event::new(token, event_flags(p.revents)));
+                }
+            }
+        }
+        st.spare.push(buf);
+        drop(st);
+        result.map(|_| woken)
+    }
+
+    fn attach(&self, _: &WakeState) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+}
+
+pub(crate) fn already_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("fd {fd} is already registered"),
+    )
+}
+
+pub(crate) fn not_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("fd {fd} is not registered"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translation() {
+        assert_eq!(interest_bits(Interest::BOTH), POLLIN | POLLOUT);
+        assert_eq!(event_flags(POLLNVAL), flags::ERROR);
+        assert_eq!(
+            event_flags(POLLIN | POLLHUP),
+            flags::READABLE | flags::HANGUP
+        );
+    }
+
+    #[test]
+    fn swap_remove_keeps_index_consistent() {
+        let p = Poll::new().unwrap();
+        for fd in 100..110 {
+            p.register(fd, Token(fd as usize), Interest::READABLE, None)
+                .unwrap();
+        }
+        p.unregister(100, None).unwrap();
+        p.unregister(105, None).unwrap();
+        p.modify(109, Token(9), Interest::WRITABLE, None).unwrap();
+        let st = p.lock();
+        assert_eq!(st.fds.len(), 8);
+        for (i, pfd) in st.fds.iter().enumerate() {
+            assert_eq!(*st.index.get(pfd.fd).unwrap() as usize, i);
+        }
+        let pos = *st.index.get(109).unwrap() as usize;
+        assert_eq!(st.tokens[pos], Token(9));
+        assert_eq!(st.fds[pos].events, POLLOUT);
+    }
+}

@@ -1,0 +1,267 @@
+//! select: the registration set lives in user space as two `fd_set`s.
+//!
+//! Fds at or above `FD_SETSIZE` are accepted at registration (as the stdlib does) and make
+//! every wait fail with `InvalidInput` until they are unregistered.
+
+use super::poll::{already_registered, not_registered};
+use super::{Driver, UserSpaceSet};
+use crate::event::flags;
+use crate::sys::select::{self, FdSet, FD_SETSIZE};
+use crate::waker::WakeState;
+use crate::{Event, Events, FdMap, Interest, Token};
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The message of the stdlib's `ValueError` for fds select cannot watch.
+pub(crate) const OUT_OF_RANGE: &str = "filedescriptor out of range in select()";
+
+/// How long one wait may last when the notifier itself is beyond `FD_SETSIZE` and so cannot
+/// be watched: the waiter re-checks for wake-ups this often.
+const BLIND_SLICE: Duration = Duration::from_millis(10);
+
+#[derive(Default)]
+struct State {
+    read: FdSet,
+    write: FdSet,
+    regs: FdMap<(Token, Interest)>,
+    /// Highest registered fd below FD_SETSIZE, or -1; recomputed when `max_stale`.
+    max_fd: RawFd,
+    max_stale: bool,
+    /// Registered fds >= FD_SETSIZE.
+    oversize: usize,
+    set: UserSpaceSet,
+}
+
+impl State {
+    fn add(&mut self, fd: RawFd, interest: Interest) {
+        if fd >= FD_SETSIZE {
+            self.oversize += 1;
+            return;
+        }
+        if interest.is_readable() {
+            self.read.insert(fd);
+        }
+        if interest.is_writable() {
+            self.write.insert(fd);
+        }
+        self.max_fd = self.max_fd.max(fd);
+    }
+
+    fn remove(&mut self, fd: RawFd) {
+        if fd >= FD_SETSIZE {
+            self.oversize -= 1;
+            return;
+        }
+        self.read.remove(fd);
+        self.write.remove(fd);
+        if fd == self.max_fd {
+            self.max_stale = true;
+        }
+    }
+
+    fn nfds(&mut self) -> RawFd {
+        if self.max_stale {
+            self.max_fd = self
+                .regs
+                .iter()
+                .map(|(fd, _)| fd)
+                .filter(|&fd| fd < FD_SETSIZE)
+                .max()
+                .unwrap_or(-1);
+            self.max_stale = false;
+        }
+        self.max_fd + 1
+    }
+}
+
+pub(crate) struct Select {
+    state: Mutex<State>,
+}
+
+impl Select {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Plain data, consistent between statements: a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One `pselect` over a snapshot of the sets; returns (ready bits, notifier readable).
+    fn wait_once(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        notify: Option<&WakeState>,
+    ) -> io::Result<bool> {
+        let (mut read, mut write, mut nfds, notify_fd) = {
+            let mut st = self.lock();
+            if st.oversize > 0 {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, OUT_OF_RANGE));
+            }
+            let nfds = st.nfds();
+            st.set.enter(notify);
+            (
+                st.read,
+                st.write,
+                nfds,
+                notify.map(|w| w.notify_fd().raw_fd()),
+            )
+        };
+        if let Some(fd) = notify_fd {
+            read.insert(fd);
+            nfds = nfds.max(fd + 1);
+        }
+        let result = select::select(nfds, &mut read, &mut write, timeout);
+        let mut st = self.lock();
+        st.set.leave(notify);
+        let mut ready = result?;
+        let woken = notify_fd.is_some_and(|fd| read.contains(fd));
+        if woken {
+            read.remove(notify_fd.unwrap_or(-1));
+            ready -= 1;
+        }
+        let mut fd = 0;
+        while ready > 0 && fd < nfds && !events.is_full() {
+            let (r, w) = (read.contains(fd), write.contains(fd));
+            if r || w {
+                ready -= usize::from(r) + usize::from(w);
+                // Skip fds unregistered while we waited; report under the current token.
+                if let Some(&(token, interest)) = st.regs.get(fd) {
+                    let mut f = 0;
+                    if r && interest.is_readable() {
+                        f |= flags::READABLE;
+                    }
+                    if w && interest.is_writable() {
+                        f |= flags::WRITABLE;
+                    }
+                    if f != 0 {
+                        events.push(Event::new(token, f));
+                    }
+                }
+            }
+            fd += 1;
+        }
+        Ok(woken)
+    }
+}
+
+impl Driver for Select {
+    fn new() -> io::Result<Select> {
+        Ok(Select {
+            state: Mutex::new(State {
+                max_fd: -1,
+                ..State::default()
+            }),
+        })
+    }
+
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        wake: Option<&WakeState>,
+    ) -> io::Result<()> {
+        let mut st = self.lock();
+        if st.regs.contains(fd) {
+            return Err(already_registered(fd));
+        }
+        st.regs.insert(fd, (token, interest));
+        st.add(fd, interest);
+        st.set.changed(wake);
+        Ok(())
+    }
+
+    fn modify(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        wake: Option<&WakeState>,
+    ) -> io::Result<()> {
+        let mut st = self.lock();
+        let entry = st.regs.get_mut(fd).ok_or_else(|| not_registered(fd))?;
+        *entry = (token, interest);
+        st.remove(fd);
+        st.add(fd, interest);
+        st.set.changed(wake);
+        Ok(())
+    }
+
+    fn unregister(&self, fd: RawFd, wake: Option<&WakeState>) -> io::Result<()> {
+        let mut st = self.lock();
+        st.regs.remove(fd).ok_or_else(|| not_registered(fd))?;
+        st.remove(fd);
+        st.set.changed(wake);
+        Ok(())
+    }
+
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        notify: Option<&WakeState>,
+    ) -> io::Result<bool> {
+        events.clear();
+        match notify {
+            Some(w) if w.notify_fd().raw_fd() >= FD_SETSIZE => {
+                // The notifier cannot be in an fd_set: wait in short slices, checking for
+                // wake-ups between them, until the timeout or readiness.
+                let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+                loop {
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    let slice = left.map_or(BLIND_SLICE, |l| l.min(BLIND_SLICE));
+                    self.wait_once(events, Some(slice), None)?;
+                    if !events.is_empty() || left.is_some_and(|l| l <= slice) {
+                        return Ok(false);
+                    }
+                    if w.notify_fd().is_readable()? {
+                        return Ok(true);
+                    }
+                }
+            }
+            _ => self.wait_once(events, timeout, notify),
+        }
+    }
+
+    fn attach(&self, _: &WakeState) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversize_fds_fail_the_wait_until_removed() {
+        let s = Select::new().unwrap();
+        s.register(FD_SETSIZE + 5, Token(1), Interest::READABLE, None)
+            .unwrap();
+        let mut events = Events::with_capacity(4);
+        let err = s.wait(&mut events, Some(Duration::ZERO), None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(err.to_string(), OUT_OF_RANGE);
+        s.unregister(FD_SETSIZE + 5, None).unwrap();
+        s.wait(&mut events, Some(Duration::ZERO), None).unwrap();
+    }
+
+    #[test]
+    fn max_fd_is_recomputed() {
+        let s = Select::new().unwrap();
+        for fd in [3, 9, 7] {
+            s.register(fd, Token(fd as usize), Interest::READABLE, None)
+                .unwrap();
+        }
+        assert_eq!(s.lock().nfds(), 10);
+        s.unregister(9, None).unwrap();
+        assert_eq!(s.lock().nfds(), 8);
+        s.unregister(7, None).unwrap();
+        s.unregister(3, None).unwrap();
+        assert_eq!(s.lock().nfds(), 0);
+    }
+}

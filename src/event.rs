@@ -1,0 +1,313 @@
+//! Readiness events and the reusable buffer `select` fills.
+
+use crate::Token;
+use std::fmt;
+
+/// Event flag bits, set by the backends' translation functions.
+pub(crate) mod flags {
+    /// Readable (EPOLLIN, POLLIN, in the read set, EVFILT_READ).
+    pub const READABLE: u8 = 1;
+    /// Writable (EPOLLOUT, POLLOUT, in the write set, EVFILT_WRITE).
+    pub const WRITABLE: u8 = 2;
+    /// Error condition (EPOLLERR, POLLERR, POLLNVAL).
+    pub const ERROR: u8 = 4;
+    /// Hang-up (EPOLLHUP, EPOLLRDHUP, POLLHUP).
+    pub const HANGUP: u8 = 8;
+    /// Urgent/priority data (EPOLLPRI, POLLPRI).
+    pub const PRIORITY: u8 = 16;
+    /// End of file reported by kqueue (EV_EOF) together with its filter's readiness.
+    pub const EOF: u8 = 32;
+}
+
+/// Python's `selectors.EVENT_READ`.
+pub const EVENT_READ: u8 = 1;
+/// Python's `selectors.EVENT_WRITE`.
+pub const EVENT_WRITE: u8 = 2;
+
+/// One ready registration: its token and what the kernel reported for it.
+///
+/// Readiness is level-triggered: an fd that stays ready is reported by every `select`.
+///
+/// # Examples
+///
+/// ```
+/// use rselectors::{Events, Interest, Selector, Token};
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+///
+/// let (a, _b) = UnixStream::pair()?;
+/// let selector = Selector::new()?;
+/// selector.register(&a, Token(1), Interest::WRITABLE)?;
+/// let mut events = Events::with_capacity(8);
+/// selector.select(&mut events, Some(Duration::from_secs(1)))?;
+/// let event = events.iter().next().unwrap();
+/// assert_eq!(event.token(), Token(1));
+/// assert!(event.is_writable() && !event.is_readable());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Event {
+    token: Token,
+    flags: u8,
+}
+
+impl Event {
+    pub(crate) const fn new(token: Token, flags: u8) -> Event {
+        Event { token, flags }
+    }
+
+    /// The token the fd was registered with.
+    ///
+    /// ```
+    /// # use rselectors::Token;
+    /// # fn f(event: &rselectors::Event) { let _: Token = event.token(); }
+    /// ```
+    pub const fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Data can be read (or a peer closed: reading will not block).
+    ///
+    /// ```
+    /// # fn f(event: &rselectors::Event) -> bool { event.is_readable() }
+    /// ```
+    pub const fn is_readable(&self) -> bool {
+        self.flags & flags::READABLE != 0
+    }
+
+    /// Data can be written without blocking.
+    ///
+    /// ```
+    /// # fn f(event: &rselectors::Event) -> bool { event.is_writable() }
+    /// ```
+    pub const fn is_writable(&self) -> bool {
+        self.flags & flags::WRITABLE != 0
+    }
+
+    /// The fd has an error condition (or, for poll and select, is not an open fd).
+    ///
+    /// ```
+    /// # fn f(event: &rselectors::Event) -> bool { event.is_error() }
+    /// ```
+    pub const fn is_error(&self) -> bool {
+        self.flags & flags::ERROR != 0
+    }
+
+    /// The peer hung up (EPOLLHUP, POLLHUP, or kqueue's EV_EOF).
+    ///
+    /// ```
+    /// # fn f(event: &rselectors::Event) -> bool { event.is_hangup() }
+    /// ```
+    pub const fn is_hangup(&self) -> bool {
+        self.flags & (flags::HANGUP | flags::EOF) != 0
+    }
+
+    /// Urgent (out-of-band) data is available.
+    ///
+    /// ```
+    /// # fn f(event: &rselectors::Event) -> bool { event.is_priority() }
+    /// ```
+    pub const fn is_priority(&self) -> bool {
+        self.flags & flags::PRIORITY != 0
+    }
+
+    /// The `EVENT_READ | EVENT_WRITE` mask Python's `selectors` module reports for this event,
+    /// before it is masked with the registration's interest.
+    ///
+    /// As in the stdlib, every kernel condition other than "writable" sets `EVENT_READ` and
+    /// every condition other than "readable" sets `EVENT_WRITE`, so an error or hang-up marks
+    /// both; kqueue reports only its filter, as the stdlib's `KqueueSelector` does.
+    ///
+    /// ```
+    /// # fn f(event: &rselectors::Event) {
+    /// let mask = event.selectors_mask();
+    /// assert!(mask & !(rselectors::EVENT_READ | rselectors::EVENT_WRITE) == 0);
+    /// # }
+    /// ```
+    pub const fn selectors_mask(&self) -> u8 {
+        const ANY_READ: u8 = flags::READABLE | flags::ERROR | flags::HANGUP | flags::PRIORITY;
+        const ANY_WRITE: u8 = flags::WRITABLE | flags::ERROR | flags::HANGUP | flags::PRIORITY;
+        let mut mask = 0;
+        if self.flags & ANY_READ != 0 {
+            mask |= EVENT_READ;
+        }
+        if self.flags & ANY_WRITE != 0 {
+            mask |= EVENT_WRITE;
+        }
+        mask
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("token", &self.token)
+            .field("readable", &self.is_readable())
+            .field("writable", &self.is_writable())
+            .field("error", &self.is_error())
+            .field("hangup", &self.is_hangup())
+            .field("priority", &self.is_priority())
+            .finish()
+    }
+}
+
+/// A reusable buffer of [`Event`]s filled by [`Selector::select`](crate::Selector::select).
+///
+/// `select` clears it first and stores at most [`capacity`](Events::capacity) events; ready
+/// fds beyond that stay ready and are reported by the next call (readiness is
+/// level-triggered). Reusing one `Events` across calls avoids allocating per wait.
+///
+/// # Examples
+///
+/// ```
+/// use rselectors::Events;
+///
+/// let mut events = Events::with_capacity(128);
+/// assert!(events.is_empty());
+/// events.set_capacity(1024);
+/// assert_eq!(events.capacity(), 1024);
+/// ```
+pub struct Events {
+    list: Vec<Event>,
+    capacity: usize,
+    pub(crate) scratch: crate::backend::Scratch,
+}
+
+impl Events {
+    /// An empty buffer that holds up to `capacity` events per `select` (at least 1).
+    ///
+    /// ```
+    /// let events = rselectors::Events::with_capacity(0);
+    /// assert_eq!(events.capacity(), 1);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Events {
+        let capacity = capacity.max(1);
+        Events {
+            list: Vec::with_capacity(capacity.min(4096)),
+            capacity,
+            scratch: crate::backend::Scratch::default(),
+        }
+    }
+
+    /// The most events one `select` stores.
+    ///
+    /// ```
+    /// assert_eq!(rselectors::Events::with_capacity(3).capacity(), 3);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Changes the most events one `select` stores (at least 1). Memory grows on demand.
+    ///
+    /// ```
+    /// let mut events = rselectors::Events::with_capacity(1);
+    /// events.set_capacity(10);
+    /// assert_eq!(events.capacity(), 10);
+    /// ```
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+    }
+
+    /// Number of events from the last `select`.
+    ///
+    /// ```
+    /// assert_eq!(rselectors::Events::with_capacity(1).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether the last `select` reported nothing.
+    ///
+    /// ```
+    /// assert!(rselectors::Events::with_capacity(1).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Removes all events (the capacity is kept).
+    ///
+    /// ```
+    /// let mut events = rselectors::Events::with_capacity(4);
+    /// events.clear();
+    /// assert!(events.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    /// The events from the last `select`, in the order the kernel reported them.
+    ///
+    /// ```
+    /// let events = rselectors::Events::with_capacity(4);
+    /// assert_eq!(events.iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> std::slice::Iter<'_, Event> {
+        self.list.iter()
+    }
+
+    /// Whether another event fits.
+    pub(crate) fn is_full(&self) -> bool {
+        self.list.len() >= self.capacity
+    }
+
+    /// Appends an event (callers check [`Events::is_full`] first).
+    pub(crate) fn push(&mut self, event: Event) {
+        self.list.push(event);
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.list.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{flags, Event, EVENT_READ, EVENT_WRITE};
+    use crate::Token;
+
+    fn mask(f: u8) -> u8 {
+        Event::new(Token(0), f).selectors_mask()
+    }
+
+    #[test]
+    fn selectors_mask_matches_stdlib_rules() {
+        assert_eq!(mask(flags::READABLE), EVENT_READ);
+        assert_eq!(mask(flags::WRITABLE), EVENT_WRITE);
+        assert_eq!(
+            mask(flags::READABLE | flags::WRITABLE),
+            EVENT_READ | EVENT_WRITE
+        );
+        // Anything but IN sets WRITE, anything but OUT sets READ.
+        assert_eq!(mask(flags::ERROR), EVENT_READ | EVENT_WRITE);
+        assert_eq!(mask(flags::HANGUP), EVENT_READ | EVENT_WRITE);
+        assert_eq!(mask(flags::PRIORITY), EVENT_READ | EVENT_WRITE);
+        assert_eq!(
+            mask(flags::READABLE | flags::HANGUP),
+            EVENT_READ | EVENT_WRITE
+        );
+        // kqueue's EOF rides on its filter and adds nothing (stdlib KqueueSelector).
+        assert_eq!(mask(flags::READABLE | flags::EOF), EVENT_READ);
+        assert_eq!(mask(flags::WRITABLE | flags::EOF), EVENT_WRITE);
+        assert_eq!(mask(0), 0);
+    }
+
+    #[test]
+    fn accessors() {
+        let e = Event::new(Token(3), flags::READABLE | flags::EOF);
+        assert!(e.is_readable() && e.is_hangup() && !e.is_writable() && !e.is_error());
+        assert_eq!(e.token(), Token(3));
+    }
+}

@@ -1,0 +1,454 @@
+//! The registration table: a map from file descriptor to a value, in registration order.
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+
+const NIL: u32 = u32::MAX;
+
+/// Below this many entries' worth of slack, small fds always use the dense array.
+const DENSE_SLACK: usize = 1024;
+
+struct Entry<T> {
+    value: T,
+    prev: u32,
+    next: u32,
+}
+
+/// A map from fd to `T` with O(1) lookup, insertion and removal, iterated in insertion order.
+///
+/// File descriptors are small dense integers, so entries live in a `Vec` indexed by fd; an fd
+/// far above the number of entries (a raw fd number like 10⁹ passed by a user) goes to a
+/// `HashMap` instead, so one huge fd never allocates a huge array. Insertion order is kept by a
+/// doubly linked list threaded through the entries (the order Python's `dict` would give).
+/// Replacing the value of an existing fd keeps its position; removing and inserting again moves
+/// it to the end.
+///
+/// Negative fds are never stored: `get` returns `None` for them and `insert` panics, so
+/// callers validate fds first (the selector does).
+///
+/// # Examples
+///
+/// ```
+/// use rselectors::FdMap;
+///
+/// let mut map = FdMap::new();
+/// map.insert(5, "five");
+/// map.insert(3, "three");
+/// assert_eq!(map.get(5), Some(&"five"));
+/// assert_eq!(map.iter().map(|(fd, _)| fd).collect::<Vec<_>>(), [5, 3]);
+/// assert_eq!(map.remove(5), Some("five"));
+/// assert_eq!(map.len(), 1);
+/// ```
+pub struct FdMap<T> {
+    dense: Vec<Option<Entry<T>>>,
+    sparse: HashMap<u32, Entry<T>>,
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+impl<T> Default for FdMap<T> {
+    fn default() -> Self {
+        FdMap::new()
+    }
+}
+
+impl<T> FdMap<T> {
+    /// An empty map.
+    ///
+    /// ```
+    /// let map: rselectors::FdMap<()> = rselectors::FdMap::new();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn new() -> FdMap<T> {
+        FdMap {
+            dense: Vec::new(),
+            sparse: HashMap::new(),
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
+    }
+
+    /// Number of entries.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(0, ());
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map has no entries.
+    ///
+    /// ```
+    /// assert!(rselectors::FdMap::<u8>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn key(fd: RawFd) -> Option<u32> {
+        u32::try_from(fd).ok()
+    }
+
+    fn entry(&self, key: u32) -> Option<&Entry<T>> {
+        match self.dense.get(key as usize) {
+            Some(slot) => slot.as_ref(),
+            None => self.sparse.get(&key),
+        }
+    }
+
+    fn entry_mut(&mut self, key: u32) -> Option<&mut Entry<T>> {
+        match self.dense.get_mut(key as usize) {
+            Some(slot) => slot.as_mut(),
+            None => self.sparse.get_mut(&key),
+        }
+    }
+
+    fn link_mut(&mut self, key: u32) -> &mut Entry<T> {
+        self.entry_mut(key)
+            .expect("FdMap invariant: linked fd has an entry")
+    }
+
+    /// The value for `fd`, if present.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(4, 'x');
+    /// assert_eq!(map.get(4), Some(&'x'));
+    /// assert_eq!(map.get(-1), None);
+    /// ```
+    pub fn get(&self, fd: RawFd) -> Option<&T> {
+        Self::key(fd).and_then(|k| self.entry(k)).map(|e| &e.value)
+    }
+
+    /// The value for `fd`, mutably, if present.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(4, 1);
+    /// *map.get_mut(4).unwrap() += 1;
+    /// assert_eq!(map.get(4), Some(&2));
+    /// ```
+    pub fn get_mut(&mut self, fd: RawFd) -> Option<&mut T> {
+        let key = Self::key(fd)?;
+        self.entry_mut(key).map(|e| &mut e.value)
+    }
+
+    /// Whether `fd` has an entry.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(2, ());
+    /// assert!(map.contains(2) && !map.contains(3));
+    /// ```
+    pub fn contains(&self, fd: RawFd) -> bool {
+        self.get(fd).is_some()
+    }
+
+    /// Inserts `value` for `fd`. A new fd goes to the end of the iteration order; an existing
+    /// fd keeps its position, and its old value is returned.
+    ///
+    /// # Panics
+    ///
+    /// If `fd` is negative.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// assert_eq!(map.insert(1, "a"), None);
+    /// assert_eq!(map.insert(1, "b"), Some("a"));
+    /// ```
+    pub fn insert(&mut self, fd: RawFd, value: T) -> Option<T> {
+        let key = Self::key(fd).expect("FdMap::insert: negative fd");
+        if let Some(entry) = self.entry_mut(key) {
+            return Some(std::mem::replace(&mut entry.value, value));
+        }
+        let entry = Entry {
+            value,
+            prev: self.tail,
+            next: NIL,
+        };
+        let idx = key as usize;
+        if idx >= self.dense.len() && idx < 2 * (self.len + 1) + DENSE_SLACK {
+            self.grow_dense(idx);
+        }
+        match self.dense.get_mut(idx) {
+            Some(slot) => *slot = Some(entry),
+            None => {
+                self.sparse.insert(key, entry);
+            }
+        }
+        if self.tail == NIL {
+            self.head = key;
+        } else {
+            let tail = self.tail;
+            self.link_mut(tail).next = key;
+        }
+        self.tail = key;
+        self.len += 1;
+        None
+    }
+
+    /// Grows the dense array to cover `idx`, moving sparse entries it now covers.
+    fn grow_dense(&mut self, idx: usize) {
+        let new_len = (idx + 1).next_power_of_two().max(64);
+        self.dense.resize_with(new_len, || None);
+        if !self.sparse.is_empty() {
+            let moved: Vec<u32> = self
+                .sparse
+                .keys()
+                .copied()
+                .filter(|&k| (k as usize) < new_len)
+                .collect();
+            for k in moved {
+                let entry = self.sparse.remove(&k);
+                self.dense[k as usize] = entry;
+            }
+        }
+    }
+
+    /// Removes `fd`, returning its value.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(9, ());
+    /// assert_eq!(map.remove(9), Some(()));
+    /// assert_eq!(map.remove(9), None);
+    /// ```
+    pub fn remove(&mut self, fd: RawFd) -> Option<T> {
+        let key = Self::key(fd)?;
+        let entry = match self.dense.get_mut(key as usize) {
+            Some(slot) => slot.take(),
+            None => self.sparse.remove(&key),
+        }?;
+        if entry.prev == NIL {
+            self.head = entry.next;
+        } else {
+            self.link_mut(entry.prev).next = entry.next;
+        }
+        if entry.next == NIL {
+            self.tail = entry.prev;
+        } else {
+            self.link_mut(entry.next).prev = entry.prev;
+        }
+        self.len -= 1;
+        Some(entry.value)
+    }
+
+    /// The first fd in insertion order.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(8, ());
+    /// map.insert(1, ());
+    /// assert_eq!(map.first(), Some(8));
+    /// ```
+    pub fn first(&self) -> Option<RawFd> {
+        (self.head != NIL).then_some(self.head as RawFd)
+    }
+
+    /// The fd after `fd` in insertion order (`None` at the end or if `fd` is absent).
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(8, ());
+    /// map.insert(1, ());
+    /// assert_eq!(map.next_after(8), Some(1));
+    /// assert_eq!(map.next_after(1), None);
+    /// ```
+    pub fn next_after(&self, fd: RawFd) -> Option<RawFd> {
+        let next = self.entry(Self::key(fd)?)?.next;
+        (next != NIL).then_some(next as RawFd)
+    }
+
+    /// Iterates `(fd, &value)` in insertion order.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(3, 'a');
+    /// map.insert(0, 'b');
+    /// let all: Vec<_> = map.iter().collect();
+    /// assert_eq!(all, [(3, &'a'), (0, &'b')]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            map: self,
+            cursor: self.head,
+            remaining: self.len,
+        }
+    }
+
+    /// Removes every entry, returning the values in insertion order.
+    ///
+    /// ```
+    /// let mut map = rselectors::FdMap::new();
+    /// map.insert(3, 'a');
+    /// map.insert(0, 'b');
+    /// assert_eq!(map.drain(), ['a', 'b']);
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn drain(&mut self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len);
+        let mut cursor = self.head;
+        let mut dense = std::mem::take(&mut self.dense);
+        let mut sparse = std::mem::take(&mut self.sparse);
+        while cursor != NIL {
+            let entry = match dense.get_mut(cursor as usize) {
+                Some(slot) => slot.take(),
+                None => sparse.remove(&cursor),
+            }
+            .expect("FdMap invariant: linked fd has an entry");
+            cursor = entry.next;
+            out.push(entry.value);
+        }
+        self.head = NIL;
+        self.tail = NIL;
+        self.len = 0;
+        out
+    }
+}
+
+/// Iterator over an [`FdMap`] in insertion order, from [`FdMap::iter`].
+pub struct Iter<'a, T> {
+    map: &'a FdMap<T>,
+    cursor: u32,
+    remaining: usize,
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = (RawFd, &'a T);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.cursor == NIL {
+            return None;
+        }
+        let key = self.cursor;
+        let entry = self.map.entry(key)?;
+        self.cursor = entry.next;
+        self.remaining -= 1;
+        Some((key as RawFd, &entry.value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for FdMap<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FdMap;
+
+    /// Deterministic xorshift generator, so the model test needs no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn order_and_reinsertion() {
+        let mut m = FdMap::new();
+        for fd in [5, 1, 9, 3] {
+            m.insert(fd, fd * 10);
+        }
+        m.insert(9, 99); // replace keeps position
+        assert_eq!(
+            m.iter().map(|(fd, v)| (fd, *v)).collect::<Vec<_>>(),
+            [(5, 50), (1, 10), (9, 99), (3, 30)]
+        );
+        m.remove(5);
+        m.insert(5, 51); // re-insert goes to the end
+        assert_eq!(m.iter().map(|(fd, _)| fd).collect::<Vec<_>>(), [1, 9, 3, 5]);
+        assert_eq!(m.first(), Some(1));
+        assert_eq!(m.next_after(3), Some(5));
+    }
+
+    #[test]
+    fn huge_fd_is_sparse_then_migrates() {
+        let mut m = FdMap::new();
+        m.insert(1_000_000_000, 'h');
+        m.insert(2_000, 's');
+        assert!(
+            m.dense.len() < 4096,
+            "a huge fd must not size the dense array"
+        );
+        for fd in 0..3_000 {
+            if fd != 2_000 {
+                m.insert(fd, 'd');
+            }
+        }
+        assert_eq!(m.get(2_000), Some(&'s'));
+        assert!(m.sparse.len() <= 1, "small fds migrate to the dense array");
+        assert_eq!(m.get(1_000_000_000), Some(&'h'));
+        assert_eq!(m.len(), 3_001);
+        assert_eq!(m.first(), Some(1_000_000_000));
+    }
+
+    #[test]
+    fn negative_fds_are_absent() {
+        let mut m: FdMap<()> = FdMap::new();
+        assert_eq!(m.get(-1), None);
+        assert_eq!(m.remove(-5), None);
+        assert_eq!(m.next_after(-1), None);
+    }
+
+    #[test]
+    fn model_against_vec() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut m = FdMap::new();
+        let mut model: Vec<(i32, u64)> = Vec::new();
+        for step in 0..200_000u64 {
+            let fd = match rng.next() % 10 {
+                0 => (rng.next() % 2_000_000_000) as i32,
+                1..=3 => (rng.next() % 5_000) as i32,
+                _ => (rng.next() % 200) as i32,
+            };
+            match rng.next() % 4 {
+                0 | 1 => {
+                    let old = m.insert(fd, step);
+                    match model.iter_mut().find(|(f, _)| *f == fd) {
+                        Some(e) => assert_eq!(old, Some(std::mem::replace(&mut e.1, step))),
+                        None => {
+                            assert_eq!(old, None);
+                            model.push((fd, step));
+                        }
+                    }
+                }
+                2 => {
+                    let got = m.remove(fd);
+                    let pos = model.iter().position(|(f, _)| *f == fd);
+                    assert_eq!(got, pos.map(|p| model.remove(p).1));
+                }
+                _ => {
+                    assert_eq!(
+                        m.get(fd),
+                        model.iter().find(|(f, _)| *f == fd).map(|e| &e.1)
+                    );
+                }
+            }
+            if step % 9_973 == 0 {
+                let got: Vec<(i32, u64)> = m.iter().map(|(f, v)| (f, *v)).collect();
+                assert_eq!(got, model);
+                assert_eq!(m.len(), model.len());
+            }
+        }
+        let drained = m.drain();
+        assert_eq!(drained, model.iter().map(|e| e.1).collect::<Vec<_>>());
+        assert!(m.is_empty() && m.first().is_none());
+    }
+}

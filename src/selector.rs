@@ -1,0 +1,495 @@
+//! The selector: registration and the shared wait loop over every backend.
+
+use crate::backend::{dispatch, AnyDriver, Driver};
+use crate::timeout::Deadline;
+use crate::waker::{WakeState, Waker};
+use crate::{Events, Interest, Source, Token};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// A kernel readiness interface a [`Selector`] can use.
+///
+/// Every variant exists on every platform; [`Backend::is_available`] says whether this build
+/// and kernel support it (epoll on Linux and Android, kqueue on macOS and the BSDs, /dev/poll
+/// on illumos and Solaris, poll and select everywhere).
+///
+/// # Examples
+///
+/// ```
+/// use rselectors::Backend;
+///
+/// let best = Backend::best();
+/// assert!(best.is_available());
+/// assert!(Backend::Poll.is_available() && Backend::Select.is_available());
+/// println!("{} is the default", best.name());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Linux `epoll`.
+    Epoll,
+    /// BSD/macOS `kqueue`.
+    Kqueue,
+    /// illumos/Solaris `/dev/poll`.
+    Devpoll,
+    /// POSIX `poll` (the registration set is kept in user space).
+    Poll,
+    /// POSIX `select` (fds must be below `FD_SETSIZE`).
+    Select,
+}
+
+impl Backend {
+    /// All backends, best first (the order [`Backend::best`] probes them in).
+    pub const ALL: [Backend; 5] = [
+        Backend::Kqueue,
+        Backend::Epoll,
+        Backend::Devpoll,
+        Backend::Poll,
+        Backend::Select,
+    ];
+
+    /// The lower-case name (`"epoll"`, `"kqueue"`, `"devpoll"`, `"poll"`, `"select"`).
+    ///
+    /// ```
+    /// assert_eq!(rselectors::Backend::Epoll.name(), "epoll");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Epoll => "epoll",
+            Backend::Kqueue => "kqueue",
+            Backend::Devpoll => "devpoll",
+            Backend::Poll => "poll",
+            Backend::Select => "select",
+        }
+    }
+
+    /// Whether a selector of this kind can be created here: compiled in for this platform
+    /// and accepted by the running kernel (checked by creating one).
+    ///
+    /// ```
+    /// assert!(rselectors::Backend::Select.is_available());
+    /// ```
+    pub fn is_available(self) -> bool {
+        Selector::with_backend(self).is_ok()
+    }
+
+    /// The best backend that works here: kqueue, epoll, /dev/poll, poll, then select — the
+    /// order of Python's `selectors.DefaultSelector`. Probed once per process.
+    ///
+    /// ```
+    /// let best = rselectors::Backend::best();
+    /// assert_eq!(rselectors::Selector::new()?.backend(), best);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn best() -> Backend {
+        static BEST: OnceLock<Backend> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            Backend::ALL
+                .into_iter()
+                .find(|b| b.is_available())
+                .unwrap_or(Backend::Select)
+        })
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Waits for readiness on many file descriptors: a level-triggered epoll, kqueue,
+/// /dev/poll, poll or select set.
+///
+/// All methods take `&self` and the type is `Send + Sync`: share it in an `Arc`, and
+/// register, modify or unregister from any thread while another thread waits in
+/// [`select`](Selector::select); the waiting thread sees the change (for the user-space
+/// poll and select backends it is woken to rebuild its set, then waits for the rest of its
+/// timeout). The selector does not own the registered fds: unregister an fd before closing it
+/// (a closed fd silently leaves epoll and kqueue sets, but poll and select report it as an
+/// error).
+///
+/// # Examples
+///
+/// ```
+/// use rselectors::{Events, Interest, Selector, Token};
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+///
+/// let (a, mut b) = UnixStream::pair()?;
+/// let selector = Selector::new()?;
+/// selector.register(&a, Token(0), Interest::READABLE)?;
+///
+/// let mut events = Events::with_capacity(16);
+/// selector.select(&mut events, Some(Duration::ZERO))?;
+/// assert!(events.is_empty());
+///
+/// b.write_all(b"ping")?;
+/// selector.select(&mut events, Some(Duration::from_secs(1)))?;
+/// assert_eq!(events.iter().next().map(|e| e.token()), Some(Token(0)));
+/// selector.unregister(&a)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Selector {
+    driver: AnyDriver,
+    backend: Backend,
+    wake: OnceLock<Arc<WakeState>>,
+    wake_init: Mutex<()>,
+}
+
+impl Selector {
+    /// A selector on the best backend available ([`Backend::best`]).
+    ///
+    /// ```
+    /// let selector = rselectors::Selector::new()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> io::Result<Selector> {
+        Selector::with_backend(Backend::best())
+    }
+
+    /// A selector on a given backend; `ErrorKind::Unsupported` if this platform lacks it.
+    ///
+    /// ```
+    /// use rselectors::{Backend, Selector};
+    /// let selector = Selector::with_backend(Backend::Poll)?;
+    /// assert_eq!(selector.backend(), Backend::Poll);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_backend(backend: Backend) -> io::Result<Selector> {
+        let driver = match backend {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll => AnyDriver::Epoll(Driver::new()?),
+            #[cfg(kqueue_available)]
+            Backend::Kqueue => AnyDriver::Kqueue(Driver::new()?),
+            #[cfg(devpoll_available)]
+            Backend::Devpoll => AnyDriver::Devpoll(Driver::new()?),
+            Backend::Poll => AnyDriver::Poll(Driver::new()?),
+            Backend::Select => AnyDriver::Select(Driver::new()?),
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("the {backend} backend is not available on this platform"),
+                ))
+            }
+        };
+        Ok(Selector {
+            driver,
+            backend,
+            wake: OnceLock::new(),
+            wake_init: Mutex::new(()),
+        })
+    }
+
+    /// The backend this selector uses.
+    ///
+    /// ```
+    /// # let selector = rselectors::Selector::new()?;
+    /// println!("using {}", selector.backend());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts watching `fd` for `interest`; its events carry `token`.
+    ///
+    /// Errors: `AlreadyExists` if `fd` is registered, `InvalidInput` for a negative fd or the
+    /// reserved token `Token(usize::MAX)`, and whatever the kernel refuses (epoll: `EPERM` for
+    /// regular files, `EBADF` for closed fds). Nothing is registered after an error.
+    ///
+    /// ```
+    /// use rselectors::{Interest, Selector, Token};
+    /// use std::io::ErrorKind;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let selector = Selector::new()?;
+    /// selector.register(&a, Token(1), Interest::READABLE)?;
+    /// let err = selector.register(&a, Token(1), Interest::READABLE).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn register(&self, fd: impl Source, token: Token, interest: Interest) -> io::Result<()> {
+        let fd = checked_fd(fd.raw_fd())?;
+        if token == Token::NOTIFY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Token(usize::MAX) is reserved for the selector's wake-up notifier",
+            ));
+        }
+        dispatch!(&self.driver, d => d.register(fd, token, interest, self.wake.get().map(|w| &**w)))
+    }
+
+    /// Changes the token and interest of a registered `fd` (`NotFound` if not registered).
+    ///
+    /// ```
+    /// use rselectors::{Interest, Selector, Token};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let selector = Selector::new()?;
+    /// selector.register(&a, Token(1), Interest::READABLE)?;
+    /// selector.modify(&a, Token(2), Interest::BOTH)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn modify(&self, fd: impl Source, token: Token, interest: Interest) -> io::Result<()> {
+        let fd = checked_fd(fd.raw_fd())?;
+        if token == Token::NOTIFY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Token(usize::MAX) is reserved for the selector's wake-up notifier",
+            ));
+        }
+        dispatch!(&self.driver, d => d.modify(fd, token, interest, self.wake.get().map(|w| &**w)))
+    }
+
+    /// Stops watching `fd` (`NotFound` if not registered; epoll reports `EBADF`/`ENOENT` for
+    /// an fd that was closed while registered, which callers usually ignore).
+    ///
+    /// ```
+    /// use rselectors::{Interest, Selector, Token};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let selector = Selector::new()?;
+    /// selector.register(&a, Token(1), Interest::READABLE)?;
+    /// selector.unregister(&a)?;
+    /// assert!(selector.unregister(&a).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unregister(&self, fd: impl Source) -> io::Result<()> {
+        let fd = checked_fd(fd.raw_fd())?;
+        dispatch!(&self.driver, d => d.unregister(fd, self.wake.get().map(|w| &**w)))
+    }
+
+    /// Waits until a registered fd is ready, a wake-up arrives, or `timeout` passes
+    /// (`None`: no timeout; `Some(Duration::ZERO)`: poll without blocking), and fills
+    /// `events` (cleared first; at most `events.capacity()` events).
+    ///
+    /// The wait is never shorter than `timeout` unless something is ready or a wake-up
+    /// arrives, with microsecond resolution where the kernel allows (`epoll_pwait2`, `ppoll`,
+    /// `pselect`, `kevent`; plain `epoll_wait` and /dev/poll round up to whole milliseconds).
+    /// A signal interrupts the wait with `ErrorKind::Interrupted`: the caller decides whether
+    /// to retry (see [`select_retry`](Selector::select_retry)).
+    ///
+    /// ```
+    /// use rselectors::{Events, Selector};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let selector = Selector::new()?;
+    /// let mut events = Events::with_capacity(4);
+    /// let start = Instant::now();
+    /// selector.select(&mut events, Some(Duration::from_millis(5)))?;
+    /// assert!(events.is_empty() && start.elapsed() >= Duration::from_millis(5));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn select(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            // Never blocks: no deadline, no notifier unless one exists.
+            let wake = self.wake.get().map(|w| &**w);
+            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, wake))?;
+            if woken {
+                if let Some(w) = wake {
+                    w.consume();
+                }
+            }
+            return Ok(());
+        }
+        self.select_until(events, Deadline::after(timeout))
+    }
+
+    /// Like [`select`](Selector::select), but on `Interrupted` calls `on_interrupt` and, if
+    /// it returns `Ok`, waits again for the *remaining* time (PEP 475). Returns with `events`
+    /// empty if the deadline passed during an interruption, and `on_interrupt`'s error if it
+    /// fails (Python's bindings check for pending signals there).
+    ///
+    /// ```
+    /// use rselectors::{Events, Selector};
+    /// use std::time::Duration;
+    ///
+    /// let selector = Selector::new()?;
+    /// let mut events = Events::with_capacity(4);
+    /// selector.select_retry(&mut events, Some(Duration::from_millis(1)), || Ok::<(), std::io::Error>(()))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn select_retry<E: From<io::Error>>(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        mut on_interrupt: impl FnMut() -> Result<(), E>,
+    ) -> Result<(), E> {
+        let deadline = Deadline::after(timeout);
+        loop {
+            let result = if timeout == Some(Duration::ZERO) {
+                self.select(events, timeout)
+            } else {
+                self.select_until(events, deadline)
+            };
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    on_interrupt()?;
+                    if deadline.expired() || timeout == Some(Duration::ZERO) {
+                        events.clear();
+                        return Ok(());
+                    }
+                }
+                other => return other.map_err(E::from),
+            }
+        }
+    }
+
+    /// One blocking select until `deadline`, re-waiting after internal set-change nudges.
+    fn select_until(&self, events: &mut Events, deadline: Deadline) -> io::Result<()> {
+        let wake = self.wake_state()?;
+        loop {
+            let woken =
+                dispatch!(&self.driver, d => d.wait(events, deadline.remaining(), Some(wake)))?;
+            if !woken {
+                return Ok(());
+            }
+            let user_wake = wake.consume();
+            if user_wake || !events.is_empty() || deadline.expired() {
+                return Ok(());
+            }
+            // Only a registration change from another thread: wait again with the time left.
+        }
+    }
+
+    /// The wake-up state, created (and attached to the kernel set) on first use.
+    fn wake_state(&self) -> io::Result<&WakeState> {
+        if let Some(w) = self.wake.get() {
+            return Ok(w);
+        }
+        // Serialise creation so exactly one notifier is ever attached; a failed attach
+        // stores nothing and the next call tries again.
+        let _guard = self.wake_init.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = self.wake.get() {
+            return Ok(w);
+        }
+        let fresh = Arc::new(WakeState::new()?);
+        dispatch!(&self.driver, d => d.attach(&fresh))?;
+        Ok(self.wake.get_or_init(|| fresh))
+    }
+
+    /// Wakes a thread blocked in [`select`](Selector::select) (or makes the next `select`
+    /// return at once). Wake-ups are coalesced; see [`Waker`].
+    ///
+    /// ```
+    /// use rselectors::{Events, Selector};
+    /// use std::time::Duration;
+    ///
+    /// let selector = Selector::new()?;
+    /// selector.wake()?; // before select: the next select returns at once
+    /// let mut events = Events::with_capacity(4);
+    /// selector.select(&mut events, Some(Duration::from_secs(30)))?;
+    /// assert!(events.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wake(&self) -> io::Result<()> {
+        self.wake_state()?.wake()
+    }
+
+    /// A cloneable [`Waker`] for this selector, to hand to other threads.
+    ///
+    /// ```
+    /// let selector = rselectors::Selector::new()?;
+    /// let waker = selector.waker()?;
+    /// std::thread::spawn(move || waker.wake().unwrap()).join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn waker(&self) -> io::Result<Waker> {
+        self.wake_state()?;
+        let state = self
+            .wake
+            .get()
+            .expect("wake state was just created")
+            .clone();
+        Ok(Waker { state })
+    }
+
+    /// The kernel object's fd (epoll, kqueue, /dev/poll), `None` for poll and select, which
+    /// keep their set in user space. Use it to nest this selector in another event loop: the
+    /// fd is readable when `select` would report something.
+    ///
+    /// ```
+    /// use rselectors::{Backend, Selector};
+    /// let selector = Selector::with_backend(Backend::Poll)?;
+    /// assert!(selector.try_as_fd().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_as_fd(&self) -> Option<BorrowedFd<'_>> {
+        dispatch!(&self.driver, d => d.as_fd())
+    }
+}
+
+/// Validates a caller's fd number.
+fn checked_fd(fd: RawFd) -> io::Result<RawFd> {
+    if fd < 0 {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid file descriptor: {fd}"),
+        ))
+    } else {
+        Ok(fd)
+    }
+}
+
+/// The kernel object's fd, for nesting in another event loop.
+///
+/// # Panics
+///
+/// For the poll and select backends, which have no kernel object; use
+/// [`Selector::try_as_fd`] when the backend is not known.
+impl AsFd for Selector {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.try_as_fd()
+            .expect("the poll and select backends have no kernel fd; use Selector::try_as_fd")
+    }
+}
+
+/// See [`AsFd for Selector`](#impl-AsFd-for-Selector).
+impl AsRawFd for Selector {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Selector")
+            .field("backend", &self.backend)
+            .field("fd", &self.try_as_fd().map(|fd| fd.as_raw_fd()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn selector_is_send_and_sync() {
+        assert_send_sync::<Selector>();
+        assert_send_sync::<Waker>();
+    }
+
+    #[test]
+    fn reserved_token_and_negative_fd_are_refused() {
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+            let s = Selector::with_backend(backend).unwrap();
+            let err = s
+                .register(0, Token::NOTIFY, Interest::READABLE)
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            let err = s.register(-1, Token(0), Interest::READABLE).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! /dev/poll wrappers: being written.

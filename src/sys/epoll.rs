@@ -1,0 +1,138 @@
+//! `epoll(7)`: create, control and wait.
+
+use crate::timeout::ceil_millis;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub(crate) type EpollEvent = libc::epoll_event;
+
+pub(crate) const EPOLLIN: u32 = libc::EPOLLIN as u32;
+pub(crate) const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
+pub(crate) const EPOLLERR: u32 = libc::EPOLLERR as u32;
+pub(crate) const EPOLLHUP: u32 = libc::EPOLLHUP as u32;
+pub(crate) const EPOLLRDHUP: u32 = libc::EPOLLRDHUP as u32;
+pub(crate) const EPOLLPRI: u32 = libc::EPOLLPRI as u32;
+
+/// An owned epoll instance.
+#[derive(Debug)]
+pub(crate) struct EpollFd(OwnedFd);
+
+/// Whether `epoll_pwait2` (Linux 5.11+) is usable; cleared on the first `ENOSYS`.
+#[cfg(target_os = "linux")]
+static PWAIT2: AtomicBool = AtomicBool::new(true);
+#[cfg(not(target_os = "linux"))]
+static PWAIT2: AtomicBool = AtomicBool::new(false);
+
+pub(crate) enum Op {
+    Add,
+    Modify,
+    Delete,
+}
+
+impl EpollFd {
+    pub(crate) fn new() -> io::Result<EpollFd> {
+        // SAFETY: epoll_create1 takes no pointers.
+        let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+        // SAFETY: `fd` was just returned by epoll_create1 and is owned by nobody else.
+        Ok(EpollFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// `epoll_ctl(op, fd, {events, data})`.
+    pub(crate) fn ctl(&self, op: Op, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
+        let op = match op {
+            Op::Add => libc::EPOLL_CTL_ADD,
+            Op::Modify => libc::EPOLL_CTL_MOD,
+            Op::Delete => libc::EPOLL_CTL_DEL,
+        };
+        let mut event = EpollEvent { events, u64: data };
+        // SAFETY: `event` is a live local; the kernel copies it before returning.
+        syscall!(epoll_ctl(self.0.as_raw_fd(), op, fd, &mut event))?;
+        Ok(())
+    }
+
+    /// Waits for up to `max` events into `buf` (its length is set to the number received).
+    /// With `epoll_pwait2` the timeout has nanosecond resolution; otherwise it is rounded up
+    /// to whole milliseconds. `Interrupted` on EINTR.
+    pub(crate) fn wait(
+        &self,
+        buf: &mut Vec<EpollEvent>,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let max = max.clamp(1, i32::MAX as usize);
+        buf.clear();
+        buf.reserve(max);
+        let ptr = buf.spare_capacity_mut().as_mut_ptr().cast::<EpollEvent>();
+        let n = match timeout {
+            Some(t) if !t.is_zero() && t.subsec_nanos() % 1_000_000 != 0 => {
+                self.pwait2(ptr, max, t)?
+            }
+            _ => {
+                // SAFETY: `ptr` points to at least `max` writable epoll_event slots reserved above.
+                syscall!(epoll_wait(
+                    self.0.as_raw_fd(),
+                    ptr,
+                    max as i32,
+                    ceil_millis(timeout)
+                ))?
+            }
+        };
+        let n = n as usize;
+        // SAFETY: the kernel initialised the first `n` (<= max <= capacity) entries.
+        unsafe { buf.set_len(n) };
+        Ok(n)
+    }
+
+    /// A wait with a sub-millisecond part: `epoll_pwait2` when the kernel has it.
+    fn pwait2(&self, ptr: *mut EpollEvent, max: usize, timeout: Duration) -> io::Result<i32> {
+        #[cfg(target_os = "linux")]
+        if PWAIT2.load(Ordering::Relaxed) {
+            let (sec, nsec) = crate::timeout::timespec_parts(timeout);
+            let ts = libc::timespec {
+                tv_sec: sec as libc::time_t,
+                tv_nsec: nsec as _,
+            };
+            // SAFETY: `ptr` has room for `max` events, `ts` is a live local, a null sigmask
+            // leaves the signal mask unchanged.
+            let res = unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    self.0.as_raw_fd(),
+                    ptr,
+                    max as libc::c_int,
+                    &ts as *const libc::timespec,
+                    std::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                )
+            };
+            if res >= 0 {
+                return Ok(res as i32);
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::ENOSYS) {
+                return Err(err);
+            }
+            PWAIT2.store(false, Ordering::Relaxed);
+        }
+        // SAFETY: `ptr` points to at least `max` writable epoll_event slots.
+        syscall!(epoll_wait(
+            self.0.as_raw_fd(),
+            ptr,
+            max as i32,
+            ceil_millis(Some(timeout))
+        ))
+    }
+}
+
+/// Whether waits have sub-millisecond resolution (`epoll_pwait2` worked or is untried).
+pub(crate) fn precise_timeouts() -> bool {
+    PWAIT2.load(Ordering::Relaxed)
+}
+
+impl AsFd for EpollFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}

@@ -1,0 +1,1 @@
+//! kqueue(2) wrappers: being written.

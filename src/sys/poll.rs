@@ -1,0 +1,69 @@
+//! `poll(2)` / `ppoll(2)`.
+
+use std::io;
+use std::time::Duration;
+
+pub(crate) type PollFd = libc::pollfd;
+
+pub(crate) const POLLIN: i16 = libc::POLLIN;
+pub(crate) const POLLOUT: i16 = libc::POLLOUT;
+pub(crate) const POLLERR: i16 = libc::POLLERR;
+pub(crate) const POLLHUP: i16 = libc::POLLHUP;
+pub(crate) const POLLNVAL: i16 = libc::POLLNVAL;
+pub(crate) const POLLPRI: i16 = libc::POLLPRI;
+
+/// A `pollfd` watching `fd` for `events`.
+pub(crate) fn pollfd(fd: i32, events: i16) -> PollFd {
+    PollFd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// Polls `fds`, returning how many have non-zero `revents`. Nanosecond timeouts through
+/// `ppoll` where the platform has it, otherwise whole milliseconds rounded up.
+/// `Interrupted` on EINTR.
+pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    {
+        let ts = timeout.map(|t| {
+            let (sec, nsec) = crate::timeout::timespec_parts(t);
+            libc::timespec {
+                tv_sec: sec as libc::time_t,
+                tv_nsec: nsec as _,
+            }
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `fds` is a valid slice of pollfd for the kernel to update, `ts_ptr` is null
+        // or points to a live local, a null sigmask leaves the mask unchanged.
+        let n = syscall!(ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            ts_ptr,
+            std::ptr::null()
+        ))?;
+        Ok(n as usize)
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    )))]
+    {
+        let ms = crate::timeout::ceil_millis(timeout);
+        // SAFETY: `fds` is a valid slice of pollfd for the kernel to update.
+        let n = syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms))?;
+        Ok(n as usize)
+    }
+}

@@ -1,0 +1,29 @@
+//! Tokens: the caller's name for a registration, handed back with each event.
+
+/// Associates an event with the registration it belongs to.
+///
+/// The selector stores the token given to [`Selector::register`](crate::Selector::register)
+/// and returns it in every [`Event`](crate::Event) for that fd. `Token(usize::MAX)` is
+/// reserved for the selector's internal wake-up notifier and is refused by `register`.
+///
+/// # Examples
+///
+/// ```
+/// use rselectors::Token;
+///
+/// let t = Token(7);
+/// assert_eq!(usize::from(t), 7);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Token(pub usize);
+
+impl Token {
+    /// The token the selector uses for its own wake-up notifier.
+    pub(crate) const NOTIFY: Token = Token(usize::MAX);
+}
+
+impl From<Token> for usize {
+    fn from(token: Token) -> usize {
+        token.0
+    }
+}
