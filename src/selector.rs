@@ -7,6 +7,7 @@ use crate::{Events, Interest, Source, Token};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -138,6 +139,8 @@ pub struct Selector {
     backend: Backend,
     wake: OnceLock<Arc<WakeState>>,
     wake_init: Mutex<()>,
+    /// Set by [`Selector::shut_down`]: blocking selects return at once.
+    shutdown: AtomicBool,
 }
 
 impl Selector {
@@ -182,6 +185,7 @@ impl Selector {
             backend,
             wake: OnceLock::new(),
             wake_init: Mutex::new(()),
+            shutdown: AtomicBool::new(false),
         })
     }
 
@@ -346,6 +350,13 @@ impl Selector {
     /// One blocking select until `deadline`, re-waiting after internal set-change nudges.
     fn select_until(&self, events: &mut Events, deadline: Deadline) -> io::Result<()> {
         let wake = self.wake_state()?;
+        // Pairs with the fence in `shut_down`: either this load sees the flag, or
+        // `shut_down` sees the wake state created above and wakes this wait.
+        fence(Ordering::SeqCst);
+        if self.shutdown.load(Ordering::Relaxed) {
+            events.clear();
+            return Ok(());
+        }
         loop {
             let woken =
                 dispatch!(&self.driver, d => d.wait(events, deadline.remaining(), Some(wake)))?;
@@ -353,10 +364,26 @@ impl Selector {
                 return Ok(());
             }
             let user_wake = wake.consume();
-            if user_wake || !events.is_empty() || deadline.expired() {
+            if user_wake
+                || !events.is_empty()
+                || deadline.expired()
+                || self.shutdown.load(Ordering::Relaxed)
+            {
                 return Ok(());
             }
             // Only a registration change from another thread: wait again with the time left.
+        }
+    }
+
+    /// Makes every blocked and every later blocking `select` return at once with no events
+    /// (used when Python's `close()` races with a `select()` in another thread).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if let Some(w) = self.wake.get() {
+            // A failed write leaves the notifier readable or gone; nothing else to do.
+            let _ = w.wake();
         }
     }
 

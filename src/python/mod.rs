@@ -1,1 +1,57 @@
-//! Python bindings: being written.
+//! Python bindings: the `rselectors._rselectors` extension module.
+//!
+//! The classes keep the stdlib `selectors` contract (exact exceptions and messages, keys
+//! that are real `selectors.SelectorKey` instances, a live `get_map()` view) on top of the
+//! native [`Selector`](crate::Selector), release the GIL while blocking, run signal handlers
+//! on EINTR and retry with the remaining time, and report every object they hold to Python's
+//! garbage collector.
+
+mod convert;
+mod errors;
+mod mapping;
+mod selector;
+mod statics;
+
+use pyo3::prelude::*;
+
+pub use mapping::{SelectorMapping, SelectorMappingIterator};
+#[cfg(devpoll_available)]
+pub use selector::DevpollSelector;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use selector::EpollSelector;
+#[cfg(kqueue_available)]
+pub use selector::KqueueSelector;
+pub use selector::{BaseSelectorImpl, PollSelector, SelectSelector};
+
+/// Adds rselectors' classes and constants to a Python module — for a downstream PyO3
+/// extension that wants to ship them in its own module.
+///
+/// Adds `EVENT_READ`, `EVENT_WRITE`, the selector classes available on this platform
+/// (`EpollSelector`, `PollSelector`, `SelectSelector`, and `KqueueSelector` or
+/// `DevpollSelector` where they exist), their native base and the mapping view class.
+///
+/// # Examples
+///
+/// ```no_run
+/// use pyo3::prelude::*;
+///
+/// #[pymodule]
+/// fn my_ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
+///     rselectors::python::add_to_module(m)
+/// }
+/// ```
+pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("EVENT_READ", crate::EVENT_READ)?;
+    m.add("EVENT_WRITE", crate::EVENT_WRITE)?;
+    selector::add_classes(m)?;
+    m.add_class::<SelectorMapping>()?;
+    m.add_class::<SelectorMappingIterator>()?;
+    Ok(())
+}
+
+/// The extension module `rselectors._rselectors`.
+#[pymodule]
+fn _rselectors(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    add_to_module(m)
+}

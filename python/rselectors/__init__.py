@@ -1,0 +1,82 @@
+"""Selectors module, in Rust: a faster, drop-in replacement for the stdlib's ``selectors``.
+
+``import rselectors as selectors`` works unchanged in code written for the stdlib module:
+the same classes, constants, exceptions and messages, and keys that are instances of the
+stdlib's own ``selectors.SelectorKey``. The native selectors are also thread-safe (register
+from one thread while another is in ``select()``; ``close()`` wakes a blocked ``select()``),
+honour sub-millisecond timeouts, and add ``wakeup()``.
+"""
+
+import sys
+
+if sys.platform == "win32":  # pragma: no cover - not importable there
+    raise ImportError(
+        "rselectors does not support Windows: it is built on epoll, kqueue, /dev/poll, "
+        "poll and select for POSIX systems. Use the standard library's selectors module."
+    )
+
+from collections.abc import Mapping as _Mapping
+from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
+
+from . import _rselectors
+from ._rselectors import (
+    PollSelector,
+    SelectSelector,
+    _BaseSelectorImpl,
+    _SelectorMapping,
+)
+
+__version__ = _rselectors.__version__
+
+__all__ = [
+    "EVENT_READ",
+    "EVENT_WRITE",
+    "BaseSelector",
+    "DefaultSelector",
+    "PollSelector",
+    "SelectSelector",
+    "SelectorKey",
+]
+
+for _name in ("EpollSelector", "KqueueSelector", "DevpollSelector"):
+    if hasattr(_rselectors, _name):
+        globals()[_name] = getattr(_rselectors, _name)
+        __all__.append(_name)
+
+# Native classes are virtual subclasses of the stdlib ABCs, so isinstance() checks written
+# for the stdlib (asyncio's among them) accept them.
+# (BaseSelector.register is the abstract selector method, so call the metaclass's register.)
+type(BaseSelector).register(BaseSelector, _BaseSelectorImpl)
+_Mapping.register(_SelectorMapping)
+
+
+def _can_use(cls):
+    """Whether a selector class works here (epoll can exist and fail with ENOSYS)."""
+    try:
+        selector = cls()
+    except OSError:
+        return False
+    try:
+        selector.select(0)
+    except OSError:
+        return False
+    finally:
+        selector.close()
+    return True
+
+
+# The best implementation that works, in the stdlib's order: kqueue|epoll|devpoll > poll >
+# select, chosen once at import.
+DefaultSelector = next(
+    cls
+    for cls in (
+        globals().get("KqueueSelector"),
+        globals().get("EpollSelector"),
+        globals().get("DevpollSelector"),
+        PollSelector,
+        SelectSelector,
+    )
+    if cls is not None and _can_use(cls)
+)
+
+del _name

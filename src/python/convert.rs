@@ -1,0 +1,183 @@
+//! Argument conversions with the stdlib's rules: file objects, event masks, timeouts.
+
+use super::errors;
+use crate::Backend;
+use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyFloat, PyInt, PyModule};
+use std::ffi::CString;
+use std::time::Duration;
+
+/// A file object's descriptor: the number (if it fits a C int) and the object the stdlib
+/// would store as `key.fd` (the fileobj itself for ints, else `int(fileobj.fileno())`).
+pub(crate) struct Fd<'py> {
+    pub(crate) num: Option<i32>,
+    pub(crate) obj: Bound<'py, PyAny>,
+}
+
+impl Fd<'_> {
+    /// The fd number, or the `OverflowError` the stdlib's `select` module raises for an fd
+    /// that does not fit a C int.
+    pub(crate) fn c_int(&self) -> PyResult<i32> {
+        self.num
+            .ok_or_else(|| PyOverflowError::new_err("Python int too large to convert to C int"))
+    }
+}
+
+/// `selectors._fileobj_to_fd`: an int is the fd; otherwise `int(fileobj.fileno())`, with
+/// AttributeError/TypeError/ValueError turned into `ValueError("Invalid file object: ...")`;
+/// a negative fd is `ValueError("Invalid file descriptor: {fd}")`.
+pub(crate) fn fileobj_to_fd<'py>(fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py>> {
+    let py = fileobj.py();
+    let obj = if fileobj.is_instance_of::<PyInt>() {
+        fileobj.clone()
+    } else {
+        let invalid = |e: PyErr| {
+            if e.is_instance_of::<PyAttributeError>(py)
+                || e.is_instance_of::<PyTypeError>(py)
+                || e.is_instance_of::<PyValueError>(py)
+            {
+                errors::invalid_fileobj(fileobj)
+            } else {
+                e
+            }
+        };
+        let raw = fileobj
+            .call_method0(intern!(py, "fileno"))
+            .map_err(invalid)?;
+        if raw.is_exact_instance_of::<PyInt>() {
+            raw
+        } else {
+            py.get_type::<PyInt>().call1((raw,)).map_err(invalid)?
+        }
+    };
+    match obj.extract::<i64>() {
+        Ok(n) if n >= 0 => Ok(Fd {
+            num: i32::try_from(n).ok(),
+            obj,
+        }),
+        Ok(_) => Err(negative_fd(&obj)),
+        // Does not fit an i64: its sign decides.
+        Err(_) if obj.lt(0)? => Err(negative_fd(&obj)),
+        Err(_) => Ok(Fd { num: None, obj }),
+    }
+}
+
+fn negative_fd(fd: &Bound<'_, PyAny>) -> PyErr {
+    let py = fd.py();
+    match fd.call_method1(intern!(py, "__format__"), ("",)) {
+        Ok(s) => PyValueError::new_err(format!("Invalid file descriptor: {s}")),
+        Err(e) => e,
+    }
+}
+
+/// The stdlib's event-mask check, `(not events) or (events & ~(EVENT_READ | EVENT_WRITE))`,
+/// returning the mask as bits.
+pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
+    if events.is_exact_instance_of::<PyInt>() {
+        return match events.extract::<i64>() {
+            Ok(n @ 1..=3) => Ok(n as u8),
+            _ => Err(errors::invalid_events(events)),
+        };
+    }
+    // Anything else goes through Python's own truth and `&` operators, as the stdlib does.
+    if !events.is_truthy()? || events.bitand(!3i64)?.is_truthy()? {
+        return Err(errors::invalid_events(events));
+    }
+    let read = events.bitand(1i64)?.is_truthy()?;
+    let write = events.bitand(2i64)?.is_truthy()?;
+    Ok(u8::from(read) | (u8::from(write) << 1))
+}
+
+/// Whether `a != b` in Python, with a fast path for two exact ints.
+pub(crate) fn differs(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>() {
+        if let (Ok(x), Ok(y)) = (a.extract::<i64>(), b.extract::<i64>()) {
+            return Ok(x != y);
+        }
+    }
+    a.ne(b)
+}
+
+/// The largest timeout (s) every backend accepts natively: `INT_MAX` milliseconds.
+const FAST_MAX_SECS: f64 = i32::MAX as f64 / 1e3;
+
+/// A `select()` timeout: `None` blocks, `<= 0` polls, `> 0` waits at least that long.
+///
+/// Exact ints and floats in range take a native fast path. Anything else (other numeric types,
+/// NaN, infinities, huge values, non-numbers) is checked by `timeouts.py`, which applies the
+/// stdlib backend's own arithmetic and lets the stdlib's `select` module raise its exact
+/// error for the running Python version.
+pub(crate) fn timeout(
+    backend: Backend,
+    timeout: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<Duration>> {
+    let Some(t) = timeout else { return Ok(None) };
+    if t.is_none() {
+        return Ok(None);
+    }
+    let fast = if t.is_exact_instance_of::<PyFloat>() || t.is_exact_instance_of::<PyInt>() {
+        t.extract::<f64>().ok()
+    } else {
+        None
+    };
+    let secs = match fast {
+        Some(s) if s <= 0.0 => return Ok(Some(Duration::ZERO)),
+        Some(s) if s <= FAST_MAX_SECS => s,
+        _ => {
+            // `select` is the stdlib module's name inside timeouts.py.
+            let name = match backend {
+                Backend::Select => "select_",
+                other => other.name(),
+            };
+            let checked = checker(t.py())?.bind(t.py()).call_method1(name, (t,))?;
+            checked.extract::<f64>()?
+        }
+    };
+    Ok(Some(duration_at_least(secs)))
+}
+
+/// `secs` as a Duration rounded *up* to the nanosecond (never shorter than asked),
+/// saturating for values too large to represent.
+fn duration_at_least(secs: f64) -> Duration {
+    if secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    let nanos = (secs * 1e9).ceil();
+    if nanos >= u64::MAX as f64 {
+        Duration::MAX
+    } else {
+        Duration::from_nanos(nanos as u64)
+    }
+}
+
+/// The `timeouts.py` helper module, compiled into the extension.
+fn checker(py: Python<'_>) -> PyResult<&Py<PyModule>> {
+    static CHECKER: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    CHECKER.get_or_try_init(py, || {
+        let code = CString::new(include_str!("timeouts.py")).expect("no NUL in timeouts.py");
+        let module = PyModule::from_code(
+            py,
+            &code,
+            c"rselectors/_timeouts.py",
+            c"rselectors._timeouts",
+        )?;
+        Ok::<_, PyErr>(module.unbind())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_at_least;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_round_up() {
+        assert_eq!(duration_at_least(0.0), Duration::ZERO);
+        assert!(duration_at_least(0.0002) >= Duration::from_micros(200));
+        assert_eq!(duration_at_least(1.5), Duration::from_millis(1500));
+        assert_eq!(duration_at_least(1e300), Duration::MAX);
+    }
+}

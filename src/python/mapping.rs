@@ -1,0 +1,160 @@
+//! `get_map()`'s live, read-only `Mapping` view of a selector's keys.
+
+use super::errors;
+use super::selector::BaseSelectorImpl;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyTuple};
+use std::sync::Mutex;
+
+/// Mapping of file objects to selector keys (registered as a `collections.abc.Mapping`).
+///
+/// Iterates the registered fds in registration order; `m[fileobj]`, `m.get(fileobj)` and
+/// `fileobj in m` look a file object up exactly as the selector does. Empty once the selector
+/// is closed.
+#[pyclass(frozen, mapping, module = "rselectors", name = "_SelectorMapping")]
+pub struct SelectorMapping {
+    sel: Py<BaseSelectorImpl>,
+}
+
+impl SelectorMapping {
+    pub(crate) fn new(sel: Py<BaseSelectorImpl>) -> SelectorMapping {
+        SelectorMapping { sel }
+    }
+}
+
+fn abc_view<'py>(slf: &Bound<'py, SelectorMapping>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    slf.py()
+        .import("collections.abc")?
+        .getattr(name)?
+        .call1((slf,))
+}
+
+#[pymethods]
+impl SelectorMapping {
+    fn __len__(&self) -> usize {
+        self.sel.get().lock().slots.len()
+    }
+
+    fn __getitem__<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        self.sel
+            .get()
+            .lookup(fileobj)?
+            .ok_or_else(|| errors::not_registered(fileobj))
+    }
+
+    /// D.get(k[,d]) -> D[k] if k in D, else d.  d defaults to None.
+    #[pyo3(signature = (fileobj, default = None))]
+    fn get<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = fileobj.py();
+        Ok(match self.sel.get().lookup(fileobj)? {
+            Some(key) => key.into_any(),
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        })
+    }
+
+    fn __contains__(&self, fileobj: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.sel.get().lookup(fileobj)?.is_some())
+    }
+
+    fn __iter__(&self, py: Python<'_>) -> SelectorMappingIterator {
+        let table = self.sel.get().lock();
+        SelectorMappingIterator {
+            sel: self.sel.clone_ref(py),
+            state: Mutex::new(Cursor {
+                next: table.slots.first(),
+                version: table.version,
+                len: table.slots.len(),
+            }),
+        }
+    }
+
+    /// D.keys() -> a set-like object providing a view on D's keys
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        abc_view(slf, "KeysView")
+    }
+
+    /// D.values() -> an object providing a view on D's values
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        abc_view(slf, "ValuesView")
+    }
+
+    /// D.items() -> a set-like object providing a view on D's items
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        abc_view(slf, "ItemsView")
+    }
+
+    fn __eq__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let mapping = py.import("collections.abc")?.getattr("Mapping")?;
+        if !other.is_instance(&mapping)? {
+            return Ok(py.NotImplemented());
+        }
+        let dict = py.get_type::<PyDict>();
+        let mine = dict.call1((Self::items(slf)?,))?;
+        let theirs = dict.call1((other.call_method0("items")?,))?;
+        Ok(mine
+            .eq(theirs)?
+            .into_pyobject(py)?
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.sel)
+    }
+}
+
+struct Cursor {
+    next: Option<i32>,
+    version: u64,
+    len: usize,
+}
+
+/// Iterator over a selector's registered fds, failing like a `dict` iterator if the
+/// selector's fds change during iteration.
+#[pyclass(frozen, module = "rselectors", name = "_SelectorMappingIterator")]
+pub struct SelectorMappingIterator {
+    sel: Py<BaseSelectorImpl>,
+    state: Mutex<Cursor>,
+}
+
+#[pymethods]
+impl SelectorMappingIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let mut cursor = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.sel.get().lock();
+        if table.version != cursor.version {
+            let message = if table.slots.len() != cursor.len {
+                "dictionary changed size during iteration"
+            } else {
+                "dictionary keys changed during iteration"
+            };
+            return Err(PyRuntimeError::new_err(message));
+        }
+        let Some(fd) = cursor.next else {
+            return Ok(None);
+        };
+        cursor.next = table.slots.next_after(fd);
+        let fd_obj = table
+            .slots
+            .get(fd)
+            .map(|slot| slot.key.bind(py).get_borrowed_item(1).map(|o| o.to_owned()));
+        drop(table);
+        fd_obj.transpose()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.sel)
+    }
+}

@@ -1,0 +1,620 @@
+//! The selector classes: `EpollSelector`, `PollSelector`, `SelectSelector`, ... over a shared
+//! native base, `_BaseSelectorImpl`, which keeps the fd -> `SelectorKey` table.
+
+use super::convert::{self, Fd};
+use super::errors;
+use super::mapping::SelectorMapping;
+use super::statics;
+use crate::{Backend, Events, FdMap, Interest, Selector, Token};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::PyClassInitializer;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One registration: its `SelectorKey`, the event bits it waits for, and the generation that
+/// tags its kernel token.
+pub(crate) struct Slot {
+    pub(crate) key: Py<PyTuple>,
+    mask: u8,
+    gen: u32,
+}
+
+/// Everything a selector holds, behind one lock.
+///
+/// Lock discipline: held only for Rust work and non-blocking syscalls; never while Python
+/// code runs, Python objects are allocated or released (so finalizers cannot re-enter), or
+/// the GIL is released.
+pub(crate) struct Table {
+    pub(crate) slots: FdMap<Slot>,
+    /// `None` once closed.
+    core: Option<Arc<Selector>>,
+    /// Bumped whenever an fd is added or removed (live `get_map()` iterators check it).
+    pub(crate) version: u64,
+}
+
+/// Reusable buffers for `select`, taken by one call at a time (concurrent calls allocate).
+struct SelectBuffers {
+    events: Events,
+    ready: Vec<(Py<PyAny>, u8)>,
+}
+
+/// The kernel token of a registration: the fd in the low 32 bits and, on 64-bit targets, a
+/// generation in the high bits, so a stale kernel registration (a dup'ed fd closed without
+/// unregister) is never reported under a later key for the same fd number.
+fn token(fd: i32, gen: u32) -> Token {
+    if cfg!(target_pointer_width = "64") {
+        Token(fd as u32 as usize | ((gen as u64) << 32) as usize)
+    } else {
+        Token(fd as u32 as usize)
+    }
+}
+
+/// The fd and, on 64-bit targets, the generation of a token.
+fn untoken(t: Token) -> (i32, Option<u32>) {
+    let fd = (t.0 as u64 & 0xffff_ffff) as i32;
+    if cfg!(target_pointer_width = "64") {
+        (fd, Some((t.0 as u64 >> 32) as u32))
+    } else {
+        (fd, None)
+    }
+}
+
+/// Native base of every selector class: the stdlib's `_BaseSelectorImpl` contract.
+///
+/// Thread-safe: one thread may block in `select()` while others register, modify,
+/// unregister, look up keys or close the selector; `close()` and `wakeup()` make a blocked
+/// `select()` return.
+#[pyclass(
+    subclass,
+    frozen,
+    dict,
+    weakref,
+    module = "rselectors",
+    name = "_BaseSelectorImpl"
+)]
+pub struct BaseSelectorImpl {
+    backend: Backend,
+    table: Mutex<Table>,
+    closed: AtomicBool,
+    buffers: Mutex<Option<SelectBuffers>>,
+    next_gen: AtomicU32,
+}
+
+impl BaseSelectorImpl {
+    fn new(backend: Backend) -> PyResult<BaseSelectorImpl> {
+        let core = Selector::with_backend(backend).map_err(errors::os_error)?;
+        Ok(BaseSelectorImpl {
+            backend,
+            table: Mutex::new(Table {
+                slots: FdMap::new(),
+                core: Some(Arc::new(core)),
+                version: 0,
+            }),
+            closed: AtomicBool::new(false),
+            buffers: Mutex::new(None),
+            next_gen: AtomicU32::new(0),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
+        // The table is consistent between statements, so a poisoned lock is still usable.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The backend selector, for Rust code that shares this selector (`None` once closed).
+    pub(crate) fn core(&self) -> Option<Arc<Selector>> {
+        self.lock().core.clone()
+    }
+
+    /// Whether `modify()` that changes events re-inserts the key at the end of the map with
+    /// the new file object: the stdlib's select and kqueue selectors use the base class's
+    /// unregister-then-register, the poll-like ones edit the key in place.
+    fn modify_reinserts(&self) -> bool {
+        matches!(self.backend, Backend::Select | Backend::Kqueue)
+    }
+
+    /// `_fileobj_lookup`: the fd of `fileobj`, or, if it has none any more (a closed socket),
+    /// the fd of the registered key whose `fileobj` *is* it.
+    pub(crate) fn resolve<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py>> {
+        let py = fileobj.py();
+        match convert::fileobj_to_fd(fileobj) {
+            Err(e) if e.is_instance_of::<PyValueError>(py) => {
+                let found = {
+                    let table = self.lock();
+                    table.slots.iter().find_map(|(fd, slot)| {
+                        let key = slot.key.bind(py);
+                        let same = key.get_borrowed_item(0).is_ok_and(|obj| obj.is(fileobj));
+                        same.then(|| (fd, key.get_borrowed_item(1).map(|o| o.to_owned())))
+                    })
+                };
+                match found {
+                    Some((fd, obj)) => Ok(Fd {
+                        num: Some(fd),
+                        obj: obj?,
+                    }),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The key registered for `fileobj`, if any (errors of the fd lookup propagate).
+    pub(crate) fn lookup<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let py = fileobj.py();
+        let fd = self.resolve(fileobj)?;
+        let key = fd
+            .num
+            .and_then(|n| self.lock().slots.get(n).map(|s| s.key.clone_ref(py)));
+        Ok(key.map(|k| k.into_bound(py)))
+    }
+
+    /// The registered key object for fd `n`, if any.
+    fn key_at(&self, py: Python<'_>, n: i32) -> Option<Py<PyTuple>> {
+        self.lock().slots.get(n).map(|s| s.key.clone_ref(py))
+    }
+
+    fn new_gen(&self) -> u32 {
+        self.next_gen.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Adds a key for `fd`: kernel registration and table entry under one lock.
+    fn insert<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+        fd: &Fd<'py>,
+        key: Bound<'py, PyTuple>,
+        mask: u8,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        // A huge fd cannot be registered already: the kernel step's OverflowError applies.
+        let n = fd.c_int()?;
+        let interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+        let mut table = self.lock();
+        if table.slots.contains(n) {
+            drop(table);
+            return Err(errors::already_registered(fileobj, &fd.obj));
+        }
+        let Some(core) = table.core.as_ref() else {
+            drop(table);
+            return Err(errors::kernel_object_closed(self.backend));
+        };
+        let gen = self.new_gen();
+        if let Err(e) = core.register(n, token(n, gen), interest) {
+            drop(table);
+            return Err(errors::os_error(e));
+        }
+        table.slots.insert(
+            n,
+            Slot {
+                key: key.clone().unbind(),
+                mask,
+                gen,
+            },
+        );
+        table.version += 1;
+        drop(table);
+        Ok(key)
+    }
+
+    /// The kernel object's fd, for `fileno()`.
+    fn kernel_fd(&self) -> PyResult<i32> {
+        let table = self.lock();
+        match table
+            .core
+            .as_ref()
+            .and_then(|c| c.try_as_fd().map(|fd| fd.as_raw_fd()))
+        {
+            Some(fd) => Ok(fd),
+            None => Err(errors::kernel_object_closed(self.backend)),
+        }
+    }
+
+    fn take_buffers(&self) -> SelectBuffers {
+        let cached = self
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        cached.unwrap_or_else(|| SelectBuffers {
+            events: Events::with_capacity(1),
+            ready: Vec::new(),
+        })
+    }
+
+    fn return_buffers(&self, buffers: SelectBuffers) {
+        debug_assert!(buffers.ready.is_empty());
+        *self.buffers.lock().unwrap_or_else(|e| e.into_inner()) = Some(buffers);
+    }
+}
+
+#[pymethods]
+impl BaseSelectorImpl {
+    /// Register a file object for selection, monitoring it for I/O events.
+    ///
+    /// fileobj is an integer fd or an object with a fileno() method; events is a mask of
+    /// EVENT_READ | EVENT_WRITE; data is any object. Returns the new SelectorKey. Raises
+    /// ValueError for an invalid mask or file object, KeyError if the fd is already
+    /// registered, OSError if the kernel refuses the fd (nothing is registered then).
+    #[pyo3(signature = (fileobj, events, data = None))]
+    fn register<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+        events: &Bound<'py, PyAny>,
+        data: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = fileobj.py();
+        let mask = convert::event_mask(events)?;
+        let fd = self.resolve(fileobj)?;
+        let none = py.None().into_bound(py);
+        let data = data.unwrap_or(&none);
+        let key = statics::new_key(py, fileobj, &fd.obj, events, data)?;
+        self.insert(fileobj, &fd, key, mask)
+    }
+
+    /// Unregister a file object; returns its SelectorKey.
+    ///
+    /// Raises KeyError if it is not registered. An fd closed since it was registered is
+    /// unregistered without error (a closed socket is found by identity).
+    fn unregister<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = fileobj.py();
+        let fd = self.resolve(fileobj)?;
+        let removed = fd.num.and_then(|n| {
+            let mut table = self.lock();
+            let slot = table.slots.remove(n)?;
+            table.version += 1;
+            if let Some(core) = table.core.as_ref() {
+                // The fd may be closed already: the stdlib ignores the kernel's refusal too.
+                let _ = core.unregister(n);
+            }
+            Some(slot)
+        });
+        match removed {
+            Some(slot) => Ok(slot.key.into_bound(py)),
+            None => Err(errors::not_registered(fileobj)),
+        }
+    }
+
+    /// Change a registered file object's monitored events or attached data.
+    ///
+    /// Returns the new SelectorKey (the same key object if nothing changed). Raises KeyError
+    /// if it is not registered, ValueError for an invalid mask (the registration is then left
+    /// unchanged), OSError if the kernel refuses (the registration is then removed).
+    #[pyo3(signature = (fileobj, events, data = None))]
+    fn modify<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+        events: &Bound<'py, PyAny>,
+        data: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = fileobj.py();
+        let fd = self.resolve(fileobj)?;
+        let none = py.None().into_bound(py);
+        let data = data.unwrap_or(&none);
+        loop {
+            let Some((n, old)) = fd.num.and_then(|n| self.key_at(py, n).map(|k| (n, k))) else {
+                return Err(errors::not_registered(fileobj));
+            };
+            let old = old.into_bound(py);
+            let old_events = old.get_item(2)?;
+            let events_changed = convert::differs(events, &old_events)?;
+            let new_mask = if events_changed {
+                Some(convert::event_mask(events)?)
+            } else {
+                None
+            };
+            let reinsert = events_changed && self.modify_reinserts();
+            // The stdlib's re-inserting modify never compares data; the in-place one always does.
+            let changed = reinsert || convert::differs(data, &old.get_item(3)?)? || events_changed;
+            if !changed {
+                return Ok(old);
+            }
+            let new_key = if reinsert {
+                // The stdlib's unregister() + register(): a fresh key for the new object.
+                statics::new_key(py, fileobj, &fd.obj, events, data)?
+            } else if self.modify_reinserts() {
+                // key._replace(data=data)
+                statics::new_key(py, &old.get_item(0)?, &old.get_item(1)?, &old_events, data)?
+            } else {
+                // key._replace(events=events, data=data)
+                statics::new_key(py, &old.get_item(0)?, &old.get_item(1)?, events, data)?
+            };
+
+            let mut table = self.lock();
+            let Some(slot) = table.slots.get(n) else {
+                continue; // unregistered meanwhile: report KeyError on the next turn
+            };
+            if !slot.key.is(&old) {
+                continue; // another thread changed it meanwhile: start again from its key
+            }
+            let (gen, mask) = (slot.gen, new_mask.unwrap_or(slot.mask));
+            if let Some(mask) = new_mask {
+                let core = table.core.as_ref().expect("an open selector has a core");
+                let interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+                if let Err(e) = core.modify(n, token(n, gen), interest) {
+                    // bpo-30014: a failed modify removes the registration, kernel and map.
+                    let _ = core.unregister(n);
+                    let removed = table.slots.remove(n);
+                    table.version += 1;
+                    drop(table);
+                    drop(removed);
+                    return Err(errors::os_error(e));
+                }
+            }
+            let slot = Slot {
+                key: new_key.clone().unbind(),
+                mask,
+                gen,
+            };
+            let replaced = if reinsert {
+                let old_slot = table.slots.remove(n);
+                table.slots.insert(n, slot);
+                table.version += 2;
+                old_slot
+            } else {
+                table.slots.insert(n, slot)
+            };
+            drop(table);
+            drop(replaced);
+            return Ok(new_key);
+        }
+    }
+
+    /// Wait until some registered file objects become ready, or the timeout expires.
+    ///
+    /// timeout None blocks; <= 0 polls without blocking; > 0 waits at least that many
+    /// seconds (microsecond resolution). Returns a list of (key, events) tuples. Signals run
+    /// their handlers and the wait resumes with the remaining time (PEP 475) unless a handler
+    /// raises. Returns early (possibly with an empty list) on wakeup() or close().
+    #[pyo3(signature = (timeout = None))]
+    fn select<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let timeout = convert::timeout(self.backend, timeout)?;
+        let (core, capacity) = {
+            let table = self.lock();
+            match table.core.as_ref() {
+                Some(core) => (core.clone(), table.slots.len().max(1)),
+                None => {
+                    drop(table);
+                    return Err(errors::kernel_object_closed(self.backend));
+                }
+            }
+        };
+        let mut buffers = self.take_buffers();
+        buffers.events.set_capacity(capacity);
+        let waited = if timeout == Some(Duration::ZERO) {
+            // Cannot block: keep the GIL.
+            core.select_retry(&mut buffers.events, timeout, || py.check_signals())
+        } else {
+            let events = &mut buffers.events;
+            py.detach(|| {
+                core.select_retry(events, timeout, || Python::attach(|py| py.check_signals()))
+            })
+        };
+        drop(core);
+        if let Err(e) = waited {
+            self.return_buffers(buffers);
+            return Err(e);
+        }
+        {
+            let table = self.lock();
+            for event in buffers.events.iter() {
+                let (fd, gen) = untoken(event.token());
+                if let Some(slot) = table.slots.get(fd) {
+                    if gen.is_none_or(|g| g == slot.gen) {
+                        let mask = event.selectors_mask() & slot.mask;
+                        buffers
+                            .ready
+                            .push((slot.key.clone_ref(py).into_any(), mask));
+                    }
+                }
+            }
+        }
+        let ints = statics::event_ints(py)?;
+        let list = PyList::new(
+            py,
+            buffers
+                .ready
+                .drain(..)
+                .map(|(key, mask)| (key, ints[usize::from(mask)].clone_ref(py))),
+        );
+        self.return_buffers(buffers);
+        list
+    }
+
+    /// Close the selector: free its kernel resources and forget every key.
+    ///
+    /// A select() blocked in another thread returns promptly. Closing twice is harmless.
+    fn close(&self) {
+        let (core, slots) = {
+            let mut table = self.lock();
+            self.closed.store(true, Ordering::Release);
+            table.version += 1;
+            (table.core.take(), table.slots.drain())
+        };
+        if let Some(core) = core {
+            core.shut_down();
+        }
+        drop(slots);
+    }
+
+    /// Return the SelectorKey of a registered file object.
+    ///
+    /// Raises KeyError if it is not registered, RuntimeError if the selector is closed.
+    fn get_key<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(errors::selector_closed());
+        }
+        self.lookup(fileobj)?
+            .ok_or_else(|| errors::not_registered(fileobj))
+    }
+
+    /// Return a read-only mapping of file objects to SelectorKeys (None once closed).
+    ///
+    /// The mapping is a live view: it iterates registered fds in registration order.
+    fn get_map(slf: &Bound<'_, Self>) -> PyResult<Option<Py<SelectorMapping>>> {
+        if slf.get().closed.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        Py::new(slf.py(), SelectorMapping::new(slf.clone().unbind())).map(Some)
+    }
+
+    /// Make a select() blocked in another thread (or the next select()) return promptly.
+    ///
+    /// Thread-safe and cheap; calls made before a select() consumes them are coalesced into
+    /// one wake-up. Does nothing once the selector is closed. (rselectors extension.)
+    fn wakeup(&self) -> PyResult<()> {
+        let Some(core) = self.core() else {
+            return Ok(());
+        };
+        core.wake().map_err(errors::os_error)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) {
+        self.close();
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // If another thread holds the lock, skip: under-reporting only delays collection.
+        if let Ok(table) = self.table.try_lock() {
+            for (_, slot) in table.slots.iter() {
+                visit.call(&slot.key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let slots = {
+            let mut table = self.lock();
+            table.version += 1;
+            table.slots.drain()
+        };
+        drop(slots);
+    }
+}
+
+/// `__new__` of the concrete classes: no arguments, unless a Python subclass defines an
+/// `__init__` that takes them.
+fn base_init(
+    cls: &Bound<'_, PyType>,
+    backend: Backend,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyClassInitializer<BaseSelectorImpl>> {
+    let has_args = !args.is_empty() || kwargs.is_some_and(|k| !k.is_empty());
+    if has_args {
+        let py = cls.py();
+        let object_init = py.get_type::<pyo3::types::PyAny>().getattr("__init__")?;
+        if cls.getattr("__init__")?.is(&object_init) {
+            return Err(PyTypeError::new_err(format!(
+                "{}() takes no arguments",
+                cls.name()?
+            )));
+        }
+    }
+    Ok(PyClassInitializer::from(BaseSelectorImpl::new(backend)?))
+}
+
+/// Declares one concrete selector class over [`BaseSelectorImpl`]; `fileno` adds the
+/// `fileno()` method of classes with a kernel object.
+macro_rules! selector_class {
+    ($(#[$cfg:meta])? $name:ident, $backend:expr, $doc:literal $(, $fileno:ident)?) => {
+        $(#[$cfg])?
+        #[doc = $doc]
+        #[pyclass(extends = BaseSelectorImpl, subclass, frozen, module = "rselectors")]
+        pub struct $name;
+
+        $(#[$cfg])?
+        #[pymethods]
+        impl $name {
+            #[new]
+            #[classmethod]
+            #[pyo3(signature = (*args, **kwargs))]
+            fn py_new(
+                cls: &Bound<'_, PyType>,
+                args: &Bound<'_, PyTuple>,
+                kwargs: Option<&Bound<'_, PyDict>>,
+            ) -> PyResult<PyClassInitializer<Self>> {
+                Ok(base_init(cls, $backend, args, kwargs)?.add_subclass($name))
+            }
+
+            $(
+            /// Return the file descriptor of the underlying kernel object.
+            fn $fileno(slf: &Bound<'_, Self>) -> PyResult<i32> {
+                slf.as_super().get().kernel_fd()
+            }
+            )?
+        }
+    };
+}
+
+selector_class!(
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    EpollSelector,
+    Backend::Epoll,
+    "Epoll-based selector.",
+    fileno
+);
+selector_class!(
+    #[cfg(kqueue_available)]
+    KqueueSelector,
+    Backend::Kqueue,
+    "Kqueue-based selector.",
+    fileno
+);
+selector_class!(
+    #[cfg(devpoll_available)]
+    DevpollSelector,
+    Backend::Devpoll,
+    "Solaris /dev/poll selector.",
+    fileno
+);
+selector_class!(PollSelector, Backend::Poll, "Poll-based selector.");
+selector_class!(SelectSelector, Backend::Select, "Select-based selector.");
+
+/// Adds every selector class available on this platform to `m`.
+pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<BaseSelectorImpl>()?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    m.add_class::<EpollSelector>()?;
+    #[cfg(kqueue_available)]
+    m.add_class::<KqueueSelector>()?;
+    #[cfg(devpoll_available)]
+    m.add_class::<DevpollSelector>()?;
+    m.add_class::<PollSelector>()?;
+    m.add_class::<SelectSelector>()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{token, untoken};
+
+    #[test]
+    fn tokens_round_trip() {
+        for (fd, gen) in [(0, 0), (5, 1), (i32::MAX, u32::MAX), (1023, 77)] {
+            let (f, g) = untoken(token(fd, gen));
+            assert_eq!(f, fd);
+            if cfg!(target_pointer_width = "64") {
+                assert_eq!(g, Some(gen));
+            }
+            assert_ne!(token(fd, gen), crate::Token(usize::MAX));
+        }
+    }
+}

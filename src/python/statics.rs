@@ -1,0 +1,54 @@
+//! Python objects the bindings create once per interpreter.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyTuple, PyType};
+
+struct Statics {
+    /// The stdlib's `selectors.SelectorKey` namedtuple class.
+    key_type: Py<PyType>,
+    /// `tuple.__new__`, which builds a `SelectorKey` without running Python code.
+    tuple_new: Py<PyAny>,
+    /// The ints 0..=3, the possible `events` of a select() result.
+    ints: [Py<PyAny>; 4],
+}
+
+fn statics(py: Python<'_>) -> PyResult<&Statics> {
+    static STATICS: PyOnceLock<Statics> = PyOnceLock::new();
+    STATICS.get_or_try_init(py, || {
+        let key_type = py
+            .import("selectors")?
+            .getattr("SelectorKey")?
+            .cast_into::<PyType>()?
+            .unbind();
+        let tuple_new = py.get_type::<PyTuple>().getattr("__new__")?.unbind();
+        let int = |n: u8| -> PyResult<Py<PyAny>> { Ok(n.into_pyobject(py)?.into_any().unbind()) };
+        Ok(Statics {
+            key_type,
+            tuple_new,
+            ints: [int(0)?, int(1)?, int(2)?, int(3)?],
+        })
+    })
+}
+
+/// A new `selectors.SelectorKey(fileobj, fd, events, data)`.
+pub(crate) fn new_key<'py>(
+    py: Python<'py>,
+    fileobj: &Bound<'py, PyAny>,
+    fd: &Bound<'py, PyAny>,
+    events: &Bound<'py, PyAny>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let s = statics(py)?;
+    let fields = PyTuple::new(py, [fileobj, fd, events, data])?;
+    s.tuple_new
+        .bind(py)
+        .call1((s.key_type.bind(py), fields))?
+        .cast_into::<PyTuple>()
+        .map_err(Into::into)
+}
+
+/// The ints 0..=3 as Python objects.
+pub(crate) fn event_ints(py: Python<'_>) -> PyResult<&[Py<PyAny>; 4]> {
+    Ok(&statics(py)?.ints)
+}

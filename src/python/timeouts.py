@@ -1,0 +1,77 @@
+"""Slow-path timeout checks for rselectors, with the stdlib's exact arithmetic and errors.
+
+rselectors handles exact ints and floats up to INT_MAX milliseconds natively. Every other
+timeout comes here: each function applies the arithmetic the stdlib selector of that kind
+applies, then hands the result to the stdlib ``select`` primitive in a way that cannot block
+(an always-writable pipe, or an argument checked after the timeout), so any error is the one
+the running Python raises. The return value is the timeout in seconds (0.0 to poll).
+"""
+
+import math
+import os
+import select
+
+_state = {}
+
+
+def _writable_fd():
+    """The write end of a private pipe: always writable, so a poll of it returns at once."""
+    if "pipe" not in _state:
+        r, w = os.pipe()
+        os.set_inheritable(r, False)
+        os.set_inheritable(w, False)
+        _state["pipe"] = (r, w)
+    return _state["pipe"][1]
+
+
+def _poller(factory, name):
+    if name not in _state:
+        poller = factory()
+        poller.register(_writable_fd(), select.POLLOUT)
+        _state[name] = poller
+    return _state[name]
+
+
+def epoll(timeout):
+    if timeout <= 0:
+        return 0.0
+    seconds = math.ceil(timeout * 1e3) * 1e-3
+    if "epoll" not in _state:
+        _state["epoll"] = select.epoll()
+    try:
+        # The timeout is converted (and rejected) before maxevents is checked.
+        _state["epoll"].poll(seconds, -5)
+    except ValueError as exc:
+        if "maxevents" not in str(exc):
+            raise
+    return float(timeout)
+
+
+def poll(timeout):
+    if timeout <= 0:
+        return 0.0
+    _poller(select.poll, "poll").poll(math.ceil(timeout * 1e3))
+    return float(timeout)
+
+
+def devpoll(timeout):
+    if timeout <= 0:
+        return 0.0
+    _poller(select.devpoll, "devpoll").poll(math.ceil(timeout * 1e3))
+    return float(timeout)
+
+
+def select_(timeout):
+    timeout = max(timeout, 0)
+    select.select([], [_writable_fd()], [], timeout)
+    return float(timeout)
+
+
+def kqueue(timeout):
+    timeout = max(timeout, 0)
+    if "kqueue" not in _state:
+        _state["kqueue"] = select.kqueue()
+    # With no events requested kqueue returns at once, after converting the timeout.
+    _state["kqueue"].control(None, 0, timeout)
+    return float(timeout)
+
