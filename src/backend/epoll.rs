@@ -93,11 +93,16 @@ impl Driver for Epoll {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: Option<&WakeState>,
+        _notify: Option<&WakeState>,
     ) -> io::Result<bool> {
         events.clear();
-        // One extra slot so the notifier never crowds out a ready fd.
-        let max = events.capacity() + usize::from(notify.is_some());
+        // Ask the kernel for exactly as many events as we keep: every event it returns is
+        // re-queued at the tail of its level-triggered ready list, while those it did not
+        // return stay at the head for the next call. Dropping a returned event (as an extra
+        // slot for the notifier would force when it is not ready) starves that fd for as
+        // long as the ones before it stay ready. The notifier takes a slot only when it is
+        // readable, i.e. when the caller is being woken anyway.
+        let max = events.capacity();
         let mut raw: Vec<EpollEvent> = std::mem::take(&mut events.scratch.epoll);
         let result = self.ep.wait(&mut raw, max, timeout);
         let mut woken = false;
@@ -106,7 +111,7 @@ impl Driver for Epoll {
                 let (bits, data) = (ev.events, ev.u64);
                 if data == Token::NOTIFY.0 as u64 {
                     woken = true;
-                } else if !events.is_full() {
+                } else {
                     events.push(Event::new(Token(data as usize), event_flags(bits)));
                 }
             }

@@ -8,6 +8,8 @@
 use crate::waker::WakeState;
 use crate::{Events, Interest, Token};
 use std::io;
+use std::iter::Chain;
+use std::ops::Range;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
@@ -113,6 +115,9 @@ pub(crate) struct UserSpaceSet {
     pub(crate) generation: u64,
     /// Threads blocked with the notifier in their set.
     waiters: usize,
+    /// Where the next scan of a wait's results starts (an index into the set; a hint, any
+    /// value is safe). See [`UserSpaceSet::scan_order`].
+    next_scan: usize,
 }
 
 impl UserSpaceSet {
@@ -136,5 +141,23 @@ impl UserSpaceSet {
     /// A thread stops waiting.
     pub(crate) fn leave(&mut self, notify: Option<&WakeState>) {
         self.waiters -= usize::from(notify.is_some());
+    }
+
+    /// The order in which to scan the `n` slots of a wait's results: from where the last
+    /// truncated scan stopped, wrapping around. When more fds are ready than `Events` holds,
+    /// the ones left out are reported by the next wait instead of the first slots again
+    /// (level-triggered fds stay ready, so a fixed order would starve the later ones).
+    pub(crate) fn scan_order(&self, n: usize) -> Chain<Range<usize>, Range<usize>> {
+        let start = if self.next_scan < n {
+            self.next_scan
+        } else {
+            0
+        };
+        (start..n).chain(0..start)
+    }
+
+    /// A scan stopped at slot `i` because `Events` was full: the next one starts there.
+    pub(crate) fn truncated_at(&mut self, i: usize) {
+        self.next_scan = i;
     }
 }

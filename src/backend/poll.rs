@@ -169,22 +169,33 @@ impl Driver for Poll {
         if let Ok(mut ready) = result {
             ready -= usize::from(woken);
             let current = buf.generation == st.set.generation;
-            for (p, &token) in buf.fds.iter().zip(&buf.tokens) {
-                if ready == 0 || events.is_full() {
+            for i in st.set.scan_order(buf.fds.len()) {
+                if ready == 0 {
                     break;
                 }
+                let (p, token) = (buf.fds[i], buf.tokens[i]);
                 if p.revents == 0 {
                     continue;
                 }
+                if events.is_full() {
+                    st.set.truncated_at(i);
+                    break;
+                }
                 ready -= 1;
-                // Skip fds unregistered or re-registered while we waited.
-                let still = current
-                    || st
-                        .index
-                        .get(p.fd)
-                        .is_some_and(|&i| st.tokens[i as usize] == token);
-                if still {
-                    events.push(Event::new(token, event_flags(p.revents)));
+                let revents = if current {
+                    p.revents
+                } else {
+                    // The set changed while we waited: skip fds unregistered or registered
+                    // again under another token, and mask with the current interest.
+                    match st.index.get(p.fd).map(|&j| j as usize) {
+                        Some(j) if st.tokens[j] == token => {
+                            p.revents & (st.fds[j].events | POLLERR | POLLHUP | POLLNVAL)
+                        }
+                        _ => 0,
+                    }
+                };
+                if revents != 0 {
+                    events.push(Event::new(token, event_flags(revents)));
                 }
             }
         }

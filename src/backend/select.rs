@@ -120,26 +120,33 @@ impl Select {
             read.remove(notify_fd.unwrap_or(-1));
             ready -= 1;
         }
-        let mut fd = 0;
-        while ready > 0 && fd < nfds && !events.is_full() {
+        for i in st.set.scan_order(nfds as usize) {
+            if ready == 0 {
+                break;
+            }
+            let fd = i as RawFd;
             let (r, w) = (read.contains(fd), write.contains(fd));
-            if r || w {
-                ready -= usize::from(r) + usize::from(w);
-                // Skip fds unregistered while we waited; report under the current token.
-                if let Some(&(token, interest)) = st.regs.get(fd) {
-                    let mut f = 0;
-                    if r && interest.is_readable() {
-                        f |= flags::READABLE;
-                    }
-                    if w && interest.is_writable() {
-                        f |= flags::WRITABLE;
-                    }
-                    if f != 0 {
-                        events.push(Event::new(token, f));
-                    }
+            if !(r || w) {
+                continue;
+            }
+            if events.is_full() {
+                st.set.truncated_at(i);
+                break;
+            }
+            ready -= usize::from(r) + usize::from(w);
+            // Skip fds unregistered while we waited; report under the current token.
+            if let Some(&(token, interest)) = st.regs.get(fd) {
+                let mut f = 0;
+                if r && interest.is_readable() {
+                    f |= flags::READABLE;
+                }
+                if w && interest.is_writable() {
+                    f |= flags::WRITABLE;
+                }
+                if f != 0 {
+                    events.push(Event::new(token, f));
                 }
             }
-            fd += 1;
         }
         Ok(woken)
     }
