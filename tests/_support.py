@@ -1,0 +1,168 @@
+"""Shared helpers for the Python test-suite: which module is under test, its selector
+classes, and small utilities to compare outcomes with the stdlib.
+
+The module under test is chosen by ``RSELECTORS_UNDER_TEST`` (default ``rselectors``);
+``RSELECTORS_UNDER_TEST=selectors`` runs the suite against the stdlib to validate the tests
+themselves. If the target cannot be imported the whole run fails: a missing build must never
+look like a green run.
+"""
+
+import importlib
+import os
+import selectors as stdlib
+import socket
+
+import pytest
+
+TARGET_NAME = os.environ.get("RSELECTORS_UNDER_TEST", "rselectors")
+try:
+    TARGET = importlib.import_module(TARGET_NAME)
+except ImportError as exc:  # fail loudly, never skip
+    raise ImportError(
+        f"cannot import the module under test {TARGET_NAME!r} ({exc}); build it "
+        "(`maturin develop`) or set RSELECTORS_UNDER_TEST=selectors to test the stdlib"
+    ) from exc
+
+IS_STDLIB = TARGET is stdlib
+
+#: Every selector class name the stdlib may define, in a stable order.
+ALL_CLASS_NAMES = (
+    "EpollSelector",
+    "PollSelector",
+    "SelectSelector",
+    "KqueueSelector",
+    "DevpollSelector",
+)
+#: Backends whose modify() goes through the kernel modify + ``key._replace`` (keeps the old
+#: fileobj and the registration order).
+POLL_LIKE = frozenset({"EpollSelector", "PollSelector", "DevpollSelector"})
+#: Backends whose modify() with changed events is unregister + register (new fileobj,
+#: re-inserted at the end of the map).
+REINSERTING = frozenset({"SelectSelector", "KqueueSelector"})
+
+CLASS_NAMES = tuple(name for name in ALL_CLASS_NAMES if hasattr(TARGET, name))
+SELECTOR_CLASSES = tuple(getattr(TARGET, name) for name in CLASS_NAMES)
+_KIND = {getattr(TARGET, name): name for name in CLASS_NAMES}
+
+EVENT_READ = stdlib.EVENT_READ
+EVENT_WRITE = stdlib.EVENT_WRITE
+EVENT_BOTH = EVENT_READ | EVENT_WRITE
+
+
+def kind(cls):
+    """The stdlib name of a target selector class (``"EpollSelector"``...)."""
+    return _KIND[cls]
+
+
+def stdlib_class(cls):
+    """The stdlib class of the same kind as the target class ``cls``."""
+    return getattr(stdlib, kind(cls))
+
+
+def fixes_stdlib(reason):
+    """Mark a test (or a param) that asserts a deliberate difference from the stdlib."""
+    return pytest.mark.fixes_stdlib(reason)
+
+
+def class_params(fixes=None):
+    """``pytest.param`` per target selector class; ``fixes`` maps class names to a
+    fixes_stdlib reason for the backends where the tested behaviour is one of our fixes."""
+    fixes = fixes or {}
+    out = []
+    for name, cls in zip(CLASS_NAMES, SELECTOR_CLASSES):
+        marks = [fixes_stdlib(fixes[name])] if name in fixes else []
+        out.append(pytest.param(cls, id=name, marks=marks))
+    return out
+
+
+def outcome(func, *args, **kwargs):
+    """``("ok", result)`` or ``("raise", exception type, exception args)``."""
+    try:
+        return ("ok", func(*args, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - any exception is an outcome
+        return ("raise", type(exc), exc.args)
+
+
+def raised(func, *args, **kwargs):
+    """The exception ``func`` raises (fails the test if it returns)."""
+    try:
+        result = func(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any exception is an outcome
+        return exc
+    pytest.fail(f"{func!r}{args!r} returned {result!r} instead of raising")
+
+
+def assert_raises_like(expected, func, *args, **kwargs):
+    """``func`` raises an exception of exactly ``type(expected)`` with the same args."""
+    exc = raised(func, *args, **kwargs)
+    assert type(exc) is type(expected), (exc, expected)
+    assert exc.args == expected.args, (exc.args, expected.args)
+    return exc
+
+
+def socketpair():
+    """A nonblocking AF_UNIX stream socketpair."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
+def fill(sock):
+    """Send on ``sock`` until its buffer is full (so it is no longer writable)."""
+    chunk = b"x" * 65536
+    total = 0
+    while True:
+        try:
+            total += sock.send(chunk)
+        except (BlockingIOError, InterruptedError):
+            if len(chunk) == 1:
+                return total
+            chunk = chunk[: len(chunk) // 8] or b"x"
+
+
+def drain(sock):
+    """Receive everything pending on ``sock``; returns the number of bytes."""
+    total = 0
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return total
+        if not data:
+            return total
+        total += len(data)
+
+
+def key_tuple(key):
+    """A key as a comparable tuple: fileobj by identity (ints/bools by type and value),
+    fd and events with their types, data by identity."""
+    fileobj = key.fileobj
+    if isinstance(fileobj, int):
+        fileobj_id = ("int", type(fileobj), fileobj)
+    else:
+        fileobj_id = ("obj", id(fileobj))
+    return (
+        type(key),
+        fileobj_id,
+        (type(key.fd), key.fd),
+        (type(key.events), key.events),
+        id(key.data),
+    )
+
+
+class FilenoObj:
+    """A file object whose fileno() returns (or raises) what it is told."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def fileno(self):
+        if isinstance(self.value, BaseException):
+            raise self.value
+        if isinstance(self.value, type) and issubclass(self.value, BaseException):
+            raise self.value("fileno() failed on purpose")
+        return self.value
+
+    def __repr__(self):
+        return f"<FilenoObj {self.value!r}>"
