@@ -401,13 +401,20 @@ def make_loop(names, stmt, unroll=UNROLL):
         "    return _pc() - _t0\n"
     ).format(args=", ".join(sorted(names)), body=body)
     ns = {}
-    exec(
-        compile(  # noqa: S102 - the timed loop is generated from our own statements
-            src, f"<bench:{stmt}>", "exec"
-        ),
-        ns,
-    )
+    code = compile(src, f"<bench:{stmt}>", "exec")
+    exec(code, ns)  # noqa: S102 - the loop is generated from our own statements
     return ns["_loop"]
+
+
+def make_call(names, stmt):
+    """Compile a no-argument function that runs ``stmt`` once (for pytest-benchmark)."""
+    src = "def _call({args}):\n    {stmt}\n".format(
+        args=", ".join(f"{k}={k}" for k in sorted(names)), stmt=stmt
+    )
+    code = compile(src, f"<bench:{stmt}>", "exec")
+    ns = dict(names)
+    exec(code, ns)  # noqa: S102 - the function is generated from our own statements
+    return ns["_call"]
 
 
 def time_interleaved(sides, repeats, target_ns, min_repeats_ns=None):
@@ -683,35 +690,98 @@ def serve(impl, kind, port, selector="DefaultSelector"):
         serve_asyncio(mod, port, selector, kind)
 
 
-def load_client(port, start, duration, size):
-    """Blocking ping-pong client: send ``size`` bytes, wait for the echo, repeat until the end.
+def load_client(ports, start, slots, size):
+    """Blocking ping-pong load client: send ``size`` bytes, wait for the echo, repeat.
 
-    Connects first, then waits for the wall-clock ``start`` so all clients load the server
-    during the same window. Prints ``{"count": requests}`` as JSON.
+    Connects to every server in ``ports`` first, then waits for the wall-clock ``start`` so
+    that all clients load the same server during the same window. ``slots`` is a list of
+    ``[server_index, end_offset_s]``: during slot ``i`` (until ``start + end_offset``) the
+    client talks only to server ``server_index``. Prints ``{"counts": [per slot]}`` as JSON.
     """
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    socks = []
+    for port in ports:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(s)
     msg = b"x" * size
     delay = start - time.time()
     if delay > 0:
         time.sleep(delay)
-    end = start + duration
-    count = 0
-    send, recv, now = sock.sendall, sock.recv, time.time
+    counts = []
+    now = time.time
     try:
-        while now() < end:
-            send(msg)
-            got = 0
-            while got < size:
-                chunk = recv(65536)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                got += len(chunk)
-            count += 1
+        for index, end_offset in slots:
+            send, recv = socks[index].sendall, socks[index].recv
+            end = start + end_offset
+            count = 0
+            while now() < end:
+                send(msg)
+                got = 0
+                while got < size:
+                    chunk = recv(65536)
+                    if not chunk:
+                        raise ConnectionError("server closed the connection")
+                    got += len(chunk)
+                count += 1
+            counts.append(count)
     finally:
-        sock.close()
-    print(json.dumps({"count": count}), flush=True)
+        for s in socks:
+            s.close()
+    print(json.dumps({"counts": counts}), flush=True)
     return 0
+
+
+def echo_schedule(rounds, slot, warmup):
+    """Slots ``[server_index, end_offset]``: a warm-up slot per server, then ABBA... slots."""
+    order = [0, 1]
+    for r in range(rounds):
+        order += [0, 1] if r % 2 == 0 else [1, 0]
+    out, t = [], 0.0
+    for i, index in enumerate(order):
+        t += warmup if i < 2 else slot
+        out.append([index, round(t, 6)])
+    return out
+
+
+def run_load(ports, clients, slots, size):
+    """Start ``clients`` load processes on ``ports``; return ``(start, procs)``."""
+    start = time.time() + 0.5 + 0.1 * clients
+    procs = []
+    try:
+        for _ in range(clients):
+            cmd = worker_cmd(
+                "client", ",".join(map(str, ports)), repr(start), json.dumps(slots), size
+            )
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    except BaseException:
+        for p in procs:
+            _kill(p)
+        raise
+    return start, procs
+
+
+def collect_load(procs, n_slots, timeout=60):
+    """Wait for the load processes; return the request count of every slot (all clients)."""
+    totals = [0] * n_slots
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        if p.returncode != 0:
+            msg = err.decode(errors="replace").strip().splitlines()
+            raise RuntimeError("load client failed: " + (msg[-1] if msg else "?"))
+        counts = json.loads(out.decode().strip().splitlines()[-1])["counts"]
+        totals = [a + b for a, b in zip(totals, counts)]
+    return totals
+
+
+def load_only(port, clients, duration, size):
+    """Load an already running echo server on ``port``; return requests per second."""
+    slots = [[0, duration]]
+    _start, procs = run_load([port], clients, slots, size)
+    try:
+        return collect_load(procs, 1, timeout=duration + 60)[0] / duration
+    finally:
+        for p in procs:
+            _kill(p)
 
 
 def _proc_cpu_seconds(pid):
@@ -757,49 +827,57 @@ def start_server(impl, kind, selector="DefaultSelector", port=0, timeout=15.0):
     return proc, int(line.split()[1])
 
 
-def run_echo(impl, kind, clients, duration, size, selector="DefaultSelector", pin=False):
-    """One measurement: a server on ``impl`` and ``clients`` load processes; return a dict."""
-    procs = []
-    server = None
+def run_echo(impls, kind, clients, rounds, slot, size, selector="DefaultSelector", pin=False):
+    """Echo servers of ``kind`` on every impl, loaded in turn by ``clients`` processes.
+
+    All servers and clients stay up for the whole measurement; the clients switch servers at
+    slot boundaries (A, B, B, A, ...), so both sides see the same machine conditions. Returns
+    ``{"runs": [[{"rps", "server_cpu_us_per_req", ...} per slot] per impl]}``.
+    """
+    procs, servers = [], []
     try:
-        server, port = start_server(impl, kind, selector)
-        ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        if pin and ncpu >= 2:
-            cpus = sorted(os.sched_getaffinity(0))
-            os.sched_setaffinity(server.pid, {cpus[0]})
-        start = time.time() + 0.5 + 0.05 * clients
-        for _ in range(clients):
-            p = subprocess.Popen(
-                worker_cmd("client", port, repr(start), duration, size),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            if pin and ncpu >= 2:
+        ports = []
+        for impl in impls:
+            proc, port = start_server(impl, kind, selector)
+            servers.append(proc)
+            ports.append(port)
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        pin = pin and len(cpus) >= 2
+        if pin:
+            for proc in servers:
+                os.sched_setaffinity(proc.pid, {cpus[0]})
+        warmup = min(1.0, max(0.2, slot / 2))
+        slots = echo_schedule(rounds, slot, warmup)
+        start, procs = run_load(ports, clients, slots, size)
+        if pin:
+            for p in procs:
                 os.sched_setaffinity(p.pid, set(cpus[1:]))
-            procs.append(p)
-        time.sleep(max(0.0, start - time.time()))
-        cpu0 = _proc_cpu_seconds(server.pid)
-        time.sleep(max(0.0, start + duration - time.time()))
-        cpu1 = _proc_cpu_seconds(server.pid)
-        total = 0
-        for p in procs:
-            out, err = p.communicate(timeout=duration + 30)
-            if p.returncode != 0:
-                msg = err.decode(errors="replace").strip().splitlines()
-                raise RuntimeError("load client failed: " + (msg[-1] if msg else "?"))
-            total += json.loads(out.decode().strip().splitlines()[-1])["count"]
-        res = {"requests": total, "rps": total / duration}
-        if cpu0 is not None and cpu1 is not None and total:
-            res["server_cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / total
-            res["server_cpu_util"] = (cpu1 - cpu0) / duration
-        return res
+        # server CPU time at every slot boundary
+        cpu = []
+        for t in [0.0] + [end for _, end in slots]:
+            time.sleep(max(0.0, start + t - time.time()))
+            cpu.append([_proc_cpu_seconds(proc.pid) for proc in servers])
+        totals = collect_load(procs, len(slots))
+        runs = [[] for _ in impls]
+        prev_end = 0.0
+        for i, (index, end) in enumerate(slots):
+            length, prev_end = end - prev_end, end
+            if i < 2:  # warm-up slots
+                continue
+            res = {"requests": totals[i], "rps": totals[i] / length}
+            c0, c1 = cpu[i][index], cpu[i + 1][index]
+            if c0 is not None and c1 is not None and totals[i]:
+                res["server_cpu_us_per_req"] = (c1 - c0) * 1e6 / totals[i]
+                res["server_cpu_util"] = (c1 - c0) / length
+            runs[index].append(res)
+        return {"runs": runs}
     finally:
         for p in procs:
             _kill(p)
-        if server is not None:
-            _kill(server)
-            server.stdout.close()
-            server.stderr.close()
+        for proc in servers:
+            _kill(proc)
+            proc.stdout.close()
+            proc.stderr.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -840,7 +918,8 @@ def _worker_main(argv):
         serve(argv[1], argv[2], int(argv[3]), argv[4] if len(argv) > 4 else "DefaultSelector")
         return 0
     if mode == "client":
-        return load_client(int(argv[1]), float(argv[2]), float(argv[3]), int(argv[4]))
+        ports = [int(p) for p in argv[1].split(",")]
+        return load_client(ports, float(argv[2]), json.loads(argv[3]), int(argv[4]))
     raise SystemExit(f"unknown worker mode {mode!r}")
 
 
@@ -1066,33 +1145,21 @@ def rows_for(spec, res, names):
         ra, rb = res["runs"]
         a = statistics.median(r["rps"] for r in ra)
         b = statistics.median(r["rps"] for r in rb)
-        rows = [
-            base[:2]
-            + [
-                f"rounds={len(ra)}",
-                "req/s",
-                fmt_num(a),
-                fmt_num(b),
-                f"{b / a:.3f}" if a else "-",
-                res.get("note", ""),
-            ]
-        ]
+        params = "{} clients, {}x{}s".format(res["clients"], len(ra), res["slot_s"])
+        spread = "spread {:.0f}%/{:.0f}%".format(
+            100 * (max(r["rps"] for r in ra) - min(r["rps"] for r in ra)) / a,
+            100 * (max(r["rps"] for r in rb) - min(r["rps"] for r in rb)) / b,
+        )
+        ratio = f"{b / a:.3f}" if a else "-"
+        rows = [base[:2] + [params, "req/s", fmt_num(a), fmt_num(b), ratio, spread]]
         ca = [r["server_cpu_us_per_req"] for r in ra if "server_cpu_us_per_req" in r]
         cb = [r["server_cpu_us_per_req"] for r in rb if "server_cpu_us_per_req" in r]
         if ca and cb:
             a, b = statistics.median(ca), statistics.median(cb)
-            util = statistics.median(r["server_cpu_util"] for r in ra + rb)
-            rows.append(
-                base[:2]
-                + [
-                    "",
-                    "srv us/req",
-                    fmt_num(a),
-                    fmt_num(b),
-                    f"{b / a:.3f}" if a else "-",
-                    f"server CPU {100 * util:.0f}%",
-                ]
-            )
+            util = [statistics.median(r["server_cpu_util"] for r in x) for x in (ra, rb)]
+            note = f"server CPU {100 * util[0]:.0f}%/{100 * util[1]:.0f}%"
+            ratio = f"{b / a:.3f}" if a else "-"
+            rows.append(base[:2] + ["", "srv us/req", fmt_num(a), fmt_num(b), ratio, note])
         return rows
     return [base + ["?"] * 5]
 
@@ -1236,25 +1303,21 @@ def run_all(specs, args, progress):
 
 def run_e2e_case(spec, names, args):
     kind = spec["case"][len("echo_") :].replace("_", "-")
-    runs = [[], []]
     try:
-        for r in range(args.e2e_rounds):
-            order = (0, 1) if r % 2 == 0 else (1, 0)
-            for i in order:
-                runs[i].append(
-                    run_echo(
-                        names[i],
-                        kind,
-                        args.clients,
-                        args.duration,
-                        args.msg_size,
-                        args.e2e_selector,
-                        args.pin,
-                    )
-                )
+        res = run_echo(
+            names,
+            kind,
+            args.clients,
+            args.e2e_rounds,
+            args.duration,
+            args.msg_size,
+            args.e2e_selector,
+            args.pin,
+        )
     except Exception as e:  # noqa: BLE001 - report it, go on with the other cases
         return {"error": f"{type(e).__name__}: {e}"}
-    return {"runs": runs, "clients": args.clients, "duration": args.duration}
+    res.update(clients=args.clients, slot_s=args.duration, msg_size=args.msg_size)
+    return res
 
 
 def build_parser(prog=None):
@@ -1281,8 +1344,12 @@ def build_parser(prog=None):
     p.add_argument("--repeats", type=int, help="interleaved repeats per side and micro case")
     p.add_argument("--target-ms", type=float, help="duration of one timed repeat")
     p.add_argument("--timeout-samples", type=int, help="select(t) samples per side and t")
-    p.add_argument("--duration", type=float, help="seconds of load per echo measurement")
-    p.add_argument("--e2e-rounds", type=int, help="echo measurements per side")
+    p.add_argument("--duration", type=float, help="echo: seconds per load slot")
+    p.add_argument(
+        "--e2e-rounds",
+        type=int,
+        help="echo: slot pairs (AB, BA, ...): each side is measured this many times",
+    )
     p.add_argument("--clients", type=int, default=10, help="load client processes (default 10)")
     p.add_argument("--msg-size", type=int, default=32, help="bytes per echo message")
     p.add_argument(
@@ -1304,11 +1371,11 @@ def main(argv=None, prog=None):
     args = build_parser(prog).parse_args(argv)
     defaults = {
         # quick / full
-        "repeats": (9, 31),
-        "target_ms": (1.5, 10.0),
+        "repeats": (15, 31),
+        "target_ms": (2.0, 10.0),
         "timeout_samples": (30, 300),
-        "duration": (1.5, 5.0),
-        "e2e_rounds": (1, 3),
+        "duration": (0.75, 2.0),
+        "e2e_rounds": (2, 6),
     }
     for k, (q, f) in defaults.items():
         if getattr(args, k) is None:

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""End-to-end echo benchmark: servers and load clients in separate processes.
+
+Three subcommands (the engine is ``rselectors._bench``, loaded by file path):
+
+``run`` (default)
+    Starts the seed's callback echo server and the asyncio Protocol and streams echo servers on
+    both implementations, loads them in turn from ``--clients`` processes (A, B, B, A, ...
+    slots) and prints requests/s and server CPU per request. Takes the options of
+    ``compare.py`` (``--impl-a``, ``--impl-b``, ``--quick``, ``--duration``, ``--e2e-rounds``,
+    ``--clients``, ``--msg-size``, ``--pin``, ``--json``).
+
+``server --impl MODULE [--kind callback|asyncio-protocol|asyncio-streams] [--port 0]``
+    Runs one echo server in the foreground on ``MODULE.DefaultSelector()``; prints
+    ``PORT <n>`` when it is ready (port 0 = any free port on 127.0.0.1). Stop it with Ctrl-C.
+
+``client --port N [--clients 10] [--duration 5] [--msg-size 32]``
+    Loads a running echo server on 127.0.0.1:N and prints the requests per second.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import load_engine
+
+
+def main(argv):
+    bench = load_engine()
+    if argv and argv[0] == "server":
+        p = argparse.ArgumentParser(prog="echo_load.py server")
+        p.add_argument("--impl", default="selectors")
+        p.add_argument("--kind", default="callback", choices=bench.SERVER_KINDS)
+        p.add_argument("--port", type=int, default=0)
+        p.add_argument("--selector", default="DefaultSelector")
+        a = p.parse_args(argv[1:])
+        try:
+            bench.serve(a.impl, a.kind, a.port, a.selector)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    if argv and argv[0] == "client":
+        p = argparse.ArgumentParser(prog="echo_load.py client")
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--clients", type=int, default=10)
+        p.add_argument("--duration", type=float, default=5.0)
+        p.add_argument("--msg-size", type=int, default=32)
+        a = p.parse_args(argv[1:])
+        rps = bench.load_only(a.port, a.clients, a.duration, a.msg_size)
+        print(f"{rps:,.0f} requests/s ({a.clients} clients, {a.duration} s)")
+        return 0
+    if argv and argv[0] == "run":
+        argv = argv[1:]
+    return bench.main(["--cases", "echo", *argv], prog="echo_load.py [run]")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
