@@ -226,7 +226,7 @@ impl Selector {
                 "Token(usize::MAX) is reserved for the selector's wake-up notifier",
             ));
         }
-        dispatch!(&self.driver, d => d.register(fd, token, interest, self.wake.get().map(|w| &**w)))
+        self.change(|wake| dispatch!(&self.driver, d => d.register(fd, token, interest, wake)))
     }
 
     /// Changes the token and interest of a registered `fd` (`NotFound` if not registered).
@@ -249,7 +249,7 @@ impl Selector {
                 "Token(usize::MAX) is reserved for the selector's wake-up notifier",
             ));
         }
-        dispatch!(&self.driver, d => d.modify(fd, token, interest, self.wake.get().map(|w| &**w)))
+        self.change(|wake| dispatch!(&self.driver, d => d.modify(fd, token, interest, wake)))
     }
 
     /// Stops watching `fd` (`NotFound` if not registered; epoll reports `EBADF`/`ENOENT` for
@@ -268,7 +268,26 @@ impl Selector {
     /// ```
     pub fn unregister(&self, fd: impl Source) -> io::Result<()> {
         let fd = checked_fd(fd.raw_fd())?;
-        dispatch!(&self.driver, d => d.unregister(fd, self.wake.get().map(|w| &**w)))
+        self.change(|wake| dispatch!(&self.driver, d => d.unregister(fd, wake)))
+    }
+
+    /// Runs a registration change, handing the backend the wake-up state if it exists (poll
+    /// and select nudge a blocked waiter through it to re-read their set).
+    ///
+    /// The state is read before the backend takes its lock, so a first `select` can create it
+    /// and start waiting on a copy of the set made before this change, in between: the backend
+    /// then sees a waiter but no notifier to nudge. If the state appeared while the change ran,
+    /// nudge it here (at worst a spurious nudge: the waiter waits again for the time left).
+    fn change(&self, f: impl FnOnce(Option<&WakeState>) -> io::Result<()>) -> io::Result<()> {
+        let before = self.wake.get();
+        f(before.map(|w| &**w))?;
+        if before.is_none() {
+            if let Some(w) = self.wake.get() {
+                // A failed write means the notifier is already readable: nothing is lost.
+                let _ = w.nudge();
+            }
+        }
+        Ok(())
     }
 
     /// Waits until a registered fd is ready, a wake-up arrives, or `timeout` passes
@@ -360,18 +379,20 @@ impl Selector {
         loop {
             let woken =
                 dispatch!(&self.driver, d => d.wait(events, deadline.remaining(), Some(wake)))?;
-            if !woken {
+            let user_wake = woken && wake.consume();
+            let shutdown = self.shutdown.load(Ordering::Relaxed);
+            if shutdown {
+                // `consume` drained the notifier: re-arm it so that every other thread blocked
+                // in `select` returns too.
+                let _ = wake.nudge();
+            }
+            if user_wake || shutdown || !events.is_empty() || deadline.expired() {
                 return Ok(());
             }
-            let user_wake = wake.consume();
-            if user_wake
-                || !events.is_empty()
-                || deadline.expired()
-                || self.shutdown.load(Ordering::Relaxed)
-            {
-                return Ok(());
-            }
-            // Only a registration change from another thread: wait again with the time left.
+            // Nothing to report and time left: a registration changed while we waited (poll
+            // and select are nudged to re-read their set), or the kernel capped the wait
+            // (`epoll_wait` and `poll` take at most i32::MAX ms, ~24.8 days). Wait again for
+            // the time left: a wait is never shorter than asked.
         }
     }
 
@@ -505,6 +526,68 @@ mod tests {
     fn selector_is_send_and_sync() {
         assert_send_sync::<Selector>();
         assert_send_sync::<Waker>();
+    }
+
+    /// Runs `f` on a thread; panics if it has not returned within 10 s.
+    fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let out = f();
+            let _ = tx.send(());
+            out
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("still blocked after 10 s");
+        t.join().unwrap()
+    }
+
+    #[test]
+    fn a_change_racing_with_the_first_select_still_reaches_it() {
+        // Replays the race deterministically: the change reads "no wake-up state yet", then a
+        // first `select` creates it and blocks on a copy of the set without the change, then
+        // the backend applies the change with no notifier to nudge. `change` must nudge.
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+            let s = Arc::new(Selector::with_backend(backend).unwrap());
+            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            std::io::Write::write_all(&mut b, b"x").unwrap();
+            let mut waiter = None;
+            s.change(|wake| {
+                assert!(wake.is_none());
+                let s2 = s.clone();
+                waiter = Some(std::thread::spawn(move || {
+                    let mut events = Events::with_capacity(4);
+                    s2.select(&mut events, None).unwrap();
+                    events.iter().map(|e| e.token()).collect::<Vec<_>>()
+                }));
+                std::thread::sleep(Duration::from_millis(100)); // let it block
+                dispatch!(&s.driver, d => d.register(a.as_raw_fd(), Token(1), Interest::READABLE, wake))
+            })
+            .unwrap();
+            let got = within_10s(move || waiter.unwrap().join().unwrap());
+            assert_eq!(got, [Token(1)], "{backend}");
+        }
+    }
+
+    #[test]
+    fn shut_down_wakes_every_blocked_select() {
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+            let s = Arc::new(Selector::with_backend(backend).unwrap());
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    let s = s.clone();
+                    std::thread::spawn(move || {
+                        let mut events = Events::with_capacity(4);
+                        s.select(&mut events, None).unwrap();
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(100));
+            s.shut_down();
+            within_10s(move || waiters.into_iter().for_each(|w| w.join().unwrap()));
+            // Later blocking selects return at once too.
+            let mut events = Events::with_capacity(4);
+            s.select(&mut events, None).unwrap();
+        }
     }
 
     #[test]
