@@ -19,7 +19,7 @@ pub(crate) const EPOLLPRI: u32 = libc::EPOLLPRI as u32;
 #[derive(Debug)]
 pub(crate) struct EpollFd(OwnedFd);
 
-/// Whether `epoll_pwait2` (Linux 5.11+) is usable; cleared on the first `ENOSYS`.
+/// Whether `epoll_pwait2` (Linux 5.11+) is usable; cleared on the first `ENOSYS` or `EPERM`.
 #[cfg(target_os = "linux")]
 static PWAIT2: AtomicBool = AtomicBool::new(true);
 #[cfg(not(target_os = "linux"))]
@@ -111,7 +111,10 @@ impl EpollFd {
                 return Ok(res as i32);
             }
             let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::ENOSYS) {
+            // ENOSYS: a kernel before 5.11. EPERM: a seccomp sandbox that does not know the
+            // syscall (Docker's default profile before 20.10, systemd's SystemCallFilter=);
+            // epoll_pwait2 itself never fails with EPERM.
+            if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
                 return Err(err);
             }
             PWAIT2.store(false, Ordering::Relaxed);
@@ -127,6 +130,8 @@ impl EpollFd {
 }
 
 /// Whether waits have sub-millisecond resolution (`epoll_pwait2` worked or is untried).
+// Not used by the core; kept for introspection by the bindings and benchmarks.
+#[allow(dead_code)]
 pub(crate) fn precise_timeouts() -> bool {
     PWAIT2.load(Ordering::Relaxed)
 }
