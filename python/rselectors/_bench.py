@@ -53,6 +53,10 @@ BACKENDS = {
 #: ``select()`` refuses fds >= FD_SETSIZE; 1024 on Linux and macOS.
 FD_SETSIZE = 1024
 
+#: timers for the micro cases: wall time (the default) or this thread's CPU time, which does not
+#: count the time the process waits for a CPU on a busy machine (it still counts kernel time)
+CLOCKS = {"wall": time.perf_counter_ns, "cpu": time.thread_time_ns}
+
 #: how many times the timed statement is repeated inside one loop iteration
 UNROLL = 10
 
@@ -417,14 +421,14 @@ def make_call(names, stmt):
     return ns["_call"]
 
 
-def time_interleaved(sides, repeats, target_ns, min_repeats_ns=None):
+def time_interleaved(sides, repeats, target_ns, clock="wall"):
     """Time every side interleaved; return per-side lists of per-op ns, one per repeat.
 
     ``sides`` is a list of ``(loop, namespace, ops_per_iteration)``. The iteration count is
     calibrated on the first side so that one repeat lasts about ``target_ns``, then both sides
     are warmed up with it and timed ``repeats`` times in alternating order (AB, BA, AB, ...).
     """
-    pc = time.perf_counter_ns
+    pc = CLOCKS[clock]
     loop0, ns0, _ = sides[0]
     gc.collect()
     was_enabled = gc.isenabled()
@@ -466,7 +470,7 @@ def summarize(samples):
     }
 
 
-def run_micro(spec, impls, repeats, target_ns):
+def run_micro(spec, impls, repeats, target_ns, clock="wall"):
     """Run one micro case in this process; return a result row."""
     cls_name = BACKENDS[spec["backend"]]
     mods = [import_impl(name) for name in impls]
@@ -483,7 +487,7 @@ def run_micro(spec, impls, repeats, target_ns):
             sel, ns, stmt, ops = case.make(mod, cls)
             sels.append(sel)
             sides.append((make_loop(ns, stmt), ns, UNROLL * ops))
-        samples, n = time_interleaved(sides, repeats, target_ns)
+        samples, n = time_interleaved(sides, repeats, target_ns, clock)
         row = {"unit": case.unit, "iterations": n, "unroll": UNROLL}
         if getattr(case, "fds", None):
             row["fds"] = case.fds
@@ -887,9 +891,9 @@ def run_echo(impls, kind, clients, rounds, slot, size, selector="DefaultSelector
 def _worker_main(argv):
     mode = argv[0]
     if mode == "micro":
-        spec, impls, repeats, target_ns = json.loads(argv[1])
+        spec, impls, repeats, target_ns, clock = json.loads(argv[1])
         try:
-            res = run_micro(spec, impls, repeats, target_ns)
+            res = run_micro(spec, impls, repeats, target_ns, clock)
         except CaseError as e:
             res = {"error": str(e)}
         except Exception as e:  # noqa: BLE001 - report it, do not crash the whole run
@@ -1225,7 +1229,8 @@ def scale_notes(results, names):
 
 
 def write_png(results, names, path):
-    """Cost per ready event vs K, one panel per backend, a line per implementation and N."""
+    """Cost per ready event vs K: a panel per backend, a colour per implementation, a line
+    style per N (N = K, 1,000, 10,000)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1236,33 +1241,37 @@ def write_png(results, names, path):
         if spec["case"] != "select_ready" or "error" in res:
             continue
         p = spec["params"]
-        n_label = "N=K" if p["N"] == p["K"] else "N={:,}".format(p["N"])
-        for i, name in enumerate(names):
-            key = (spec["backend"], label(name) + " " + n_label, i)
-            series.setdefault(key, []).append((p["K"], res["values"][i]))
-    backends = sorted({k[0] for k in series})
+        n_key = 0 if p["N"] == p["K"] else p["N"]
+        for i in range(len(names)):
+            series.setdefault((spec["backend"], i, n_key), []).append((p["K"], res["values"][i]))
+    backends = [b for b in BACKENDS if any(k[0] == b for k in series)]
     if not backends:
         raise RuntimeError("no select_ready results to plot")
+    colors = ["tab:blue", "tab:orange"]
+    styles = {0: "-", 1000: "--", 10_000: ":"}
     fig, axes = plt.subplots(1, len(backends), figsize=(5 * len(backends), 4), squeeze=False)
     for ax, backend in zip(axes[0], backends):
-        for (b, name, i), pts in sorted(series.items()):
+        for (b, i, n_key), pts in sorted(series.items()):
             if b != backend:
                 continue
             pts.sort()
+            n_label = "N=K" if n_key == 0 else f"N={n_key:,}"
             ax.plot(
                 [k for k, _ in pts],
                 [v for _, v in pts],
                 marker="o",
-                linestyle="-" if i == 0 else "--",
-                label=name,
+                color=colors[i % 2],
+                linestyle=styles.get(n_key, "-."),
+                label=f"{'AB'[i]}: {label(names[i])}, {n_label}",
             )
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("K ready fds")
-        ax.set_ylabel("ns per ready event")
-        ax.set_title(f"select(0), {backend}")
-        ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
+        ax.set_ylabel("ns per ready event (log)")
+        ax.set_title(f"select(0), {BACKENDS[backend]}")
+        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
+    fig.suptitle("Cost per ready event, median (lower is better)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -1279,7 +1288,8 @@ def run_all(specs, args, progress):
         progress.step(case_id(spec))
         kind = spec["kind"]
         if kind == "micro":
-            payload = json.dumps([spec, names, args.repeats, int(args.target_ms * 1e6)])
+            target = int(args.target_ms * 1e6)
+            payload = json.dumps([spec, names, args.repeats, target, args.clock])
             res = run_worker(["micro", payload])
         elif kind == "memory":
             vals, extra = [], {}
@@ -1343,6 +1353,13 @@ def build_parser(prog=None):
     )
     p.add_argument("--repeats", type=int, help="interleaved repeats per side and micro case")
     p.add_argument("--target-ms", type=float, help="duration of one timed repeat")
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="micro cases: wall = time.perf_counter_ns (default); cpu = "
+        "time.thread_time_ns, less sensitive to other processes on a shared machine",
+    )
     p.add_argument("--timeout-samples", type=int, help="select(t) samples per side and t")
     p.add_argument("--duration", type=float, help="echo: seconds per load slot")
     p.add_argument(
@@ -1371,8 +1388,8 @@ def main(argv=None, prog=None):
     args = build_parser(prog).parse_args(argv)
     defaults = {
         # quick / full
-        "repeats": (15, 31),
-        "target_ms": (2.0, 10.0),
+        "repeats": (31, 101),
+        "target_ms": (1.0, 2.0),
         "timeout_samples": (30, 300),
         "duration": (0.75, 2.0),
         "e2e_rounds": (2, 6),
