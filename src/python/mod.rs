@@ -53,5 +53,15 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pymodule]
 fn _rselectors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    add_to_module(m)
+    add_to_module(m)?;
+    // A forked child must get its own kernel objects (see `BaseSelectorImpl::lock`).
+    m.add_function(wrap_pyfunction!(selector::_after_fork_in_child, m)?)?;
+    let after_fork = m.getattr("_after_fork_in_child")?;
+    let kwargs = pyo3::types::PyDict::new(m.py());
+    kwargs.set_item("after_in_child", after_fork)?;
+    m.py()
+        .import("os")?
+        .getattr("register_at_fork")?
+        .call((), Some(&kwargs))?;
+    Ok(())
 }

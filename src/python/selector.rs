@@ -12,7 +12,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use pyo3::PyClassInitializer;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,6 +22,16 @@ pub(crate) struct Slot {
     pub(crate) key: Py<PyTuple>,
     mask: u8,
     gen: u32,
+}
+
+/// Incremented in a child process right after `os.fork()` (see [`after_fork_in_child`]).
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Called by `os.register_at_fork(after_in_child=...)`: every selector notices on its next
+/// use that it runs in a new process and replaces its kernel object.
+#[pyfunction]
+pub(crate) fn _after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Everything a selector holds, behind one lock.
@@ -35,6 +45,8 @@ pub(crate) struct Table {
     core: Option<Arc<Selector>>,
     /// Bumped whenever an fd is added or removed (live `get_map()` iterators check it).
     pub(crate) version: u64,
+    /// The [`FORK_GENERATION`] the kernel object belongs to.
+    fork_generation: u64,
 }
 
 /// Reusable buffers for `select`, taken by one call at a time (concurrent calls allocate).
@@ -94,6 +106,7 @@ impl BaseSelectorImpl {
                 slots: FdMap::new(),
                 core: Some(Arc::new(core)),
                 version: 0,
+                fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
             }),
             closed: AtomicBool::new(false),
             buffers: Mutex::new(None),
@@ -103,7 +116,35 @@ impl BaseSelectorImpl {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
         // The table is consistent between statements, so a poisoned lock is still usable.
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = FORK_GENERATION.load(Ordering::Relaxed);
+        if table.fork_generation != generation {
+            table.fork_generation = generation;
+            self.reopen_after_fork(&mut table);
+        }
+        table
+    }
+
+    /// In a forked child: a kernel object shared with the parent (epoll, kqueue, the
+    /// notifier) must not be touched, or the parent would see the child's changes. Give the
+    /// child its own, with the same registrations; fds the child no longer has stay in the
+    /// map (unregistering them is still quiet), as they would after a close in one process.
+    fn reopen_after_fork(&self, table: &mut Table) {
+        if table.core.is_none() {
+            return;
+        }
+        match Selector::with_backend(self.backend) {
+            Ok(core) => {
+                for (fd, slot) in table.slots.iter() {
+                    let interest = Interest::from_bits(slot.mask).unwrap_or(Interest::NONE);
+                    let _ = core.register(fd, token(fd, slot.gen), interest);
+                }
+                table.core = Some(Arc::new(core));
+            }
+            // No fd left for a new kernel object: behave as closed rather than share the
+            // parent's.
+            Err(_) => table.core = None,
+        }
     }
 
     /// The backend selector, for Rust code that shares this selector (`None` once closed).
