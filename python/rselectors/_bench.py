@@ -945,8 +945,9 @@ def run_worker(args, timeout=600):
 
 
 def case_id(spec):
-    p = ",".join(f"{k}={v}" for k, v in spec["params"].items() if k != "case")
-    return "{}/{}/{}".format(spec["case"], spec["backend"], p)
+    parts = [spec["case"], spec["backend"]]
+    parts += [f"{k}={v}" for k, v in spec["params"].items() if k not in ("case", "mode")]
+    return "/".join(parts)
 
 
 def fmt_params(spec):
@@ -960,7 +961,7 @@ def fmt_params(spec):
     )
 
 
-def plan(backends, quick):
+def plan(backends):
     """All cases, in run order: a list of spec dicts."""
     specs = []
 
@@ -1005,27 +1006,30 @@ def plan(backends, quick):
         for t in (100, 250, 1000):
             add("timeout", "timeout", b, t_us=t)
     for kind in SERVER_KINDS:
-        add("e2e", "echo_" + kind.replace("-", "_"), "default")
+        add("echo", "echo_" + kind.replace("-", "_"), "default")
     return specs
 
 
+def _matches(spec, pat):
+    """Does a ``--cases`` pattern select this spec?
+
+    A pattern with ``*?[`` is a glob over the whole id (``select_ready/*/K=100/*``) or the case
+    name. Otherwise it is a run of whole ``/``-separated parts of ``KIND/CASE/BACKEND/PARAMS``:
+    ``select_ready``, ``epoll``, ``select_idle/poll``, ``K=100/N=100``, ``memory``, ``echo``.
+    """
+    cid = case_id(spec)
+    if any(c in pat for c in "*?["):
+        return fnmatch.fnmatchcase(cid, pat) or fnmatch.fnmatchcase(spec["case"], pat)
+    parts = [spec["kind"], *cid.split("/")]
+    want = pat.strip("/").split("/")
+    return any(parts[i : i + len(want)] == want for i in range(len(parts) - len(want) + 1))
+
+
 def select_cases(specs, patterns):
-    """Keep specs whose id matches one of the patterns (glob, or substring without wildcards)."""
+    """Keep the specs that match any of the patterns (all of them without patterns)."""
     if not patterns:
         return specs
-    out = []
-    for s in specs:
-        cid = case_id(s)
-        for pat in patterns:
-            if any(c in pat for c in "*?["):
-                if fnmatch.fnmatchcase(cid, pat) or fnmatch.fnmatchcase(s["case"], pat):
-                    break
-            elif pat == s["case"] or pat in cid:
-                break
-        else:
-            continue
-        out.append(s)
-    return out
+    return [s for s in specs if any(_matches(s, p) for p in patterns)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1111,7 +1115,7 @@ SECTION_TITLES = {
     "micro": "Micro benchmarks (median per op; ratio = B/A, lower is better for B)",
     "memory": "Memory: RSS delta per registration (ratio lower is better for B)",
     "timeout": "Timeout overshoot of select(t), nothing ready, elapsed - t in us",
-    "e2e": "End to end echo servers (req/s: ratio higher is better for B; "
+    "echo": "End to end echo servers (req/s: ratio higher is better for B; "
     "server CPU us/req: lower is better)",
 }
 
@@ -1145,7 +1149,7 @@ def rows_for(spec, res, names):
             row = [spec["case"], spec["backend"], fmt_params(spec) + " " + stat]
             out.append(row + ["us", fmt_num(a), fmt_num(b), ratio, note])
         return out
-    if kind == "e2e":
+    if kind == "echo":
         ra, rb = res["runs"]
         a = statistics.median(r["rps"] for r in ra)
         b = statistics.median(r["rps"] for r in rb)
@@ -1182,7 +1186,7 @@ def print_table(results, names, info, out=sys.stdout):
     w("\nMachine: {cpu}, {cores} cores, {kernel}, {python}\n".format(**info))
     w(f"A = {la} ({names[0]}), B = {lb} ({names[1]})\n")
     header = ["case", "backend", "params", "unit", "A " + la, "B " + lb, "B/A", "note"]
-    for section in ("micro", "memory", "timeout", "e2e"):
+    for section in ("micro", "memory", "timeout", "echo"):
         rows = []
         for spec, res in results:
             if spec["kind"] == section:
@@ -1303,7 +1307,7 @@ def run_all(specs, args, progress):
             res = extra if "error" in extra else dict(extra, values=vals)
         elif kind == "timeout":
             res = run_worker(["timeout", json.dumps([spec, names, args.timeout_samples])])
-        elif kind == "e2e":
+        elif kind == "echo":
             res = run_e2e_case(spec, names, args)
         else:  # pragma: no cover
             res = {"error": "unknown kind"}
@@ -1425,7 +1429,7 @@ def main(argv=None, prog=None):
         sys.stderr.write("error: unknown backend(s): {}\n".format(", ".join(unknown)))
         return 2
     backends = [b for b in backends if backend_available(b)]
-    specs = plan(backends, args.quick)
+    specs = plan(backends)
     patterns = [c.strip() for c in args.cases.split(",") if c.strip()]
     specs = select_cases(specs, patterns)
     if args.list:
