@@ -110,9 +110,8 @@ pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send
     }
 }
 
-/// Raises the soft RLIMIT_NOFILE to at least `want` (up to the hard limit); returns the new
-/// soft limit.
-pub fn raise_fd_limit(want: u64) -> u64 {
+/// Raises the soft RLIMIT_NOFILE to at least `want` (up to the hard limit).
+pub fn raise_fd_limit(want: u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -126,7 +125,6 @@ pub fn raise_fd_limit(want: u64) -> u64 {
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
     }
-    lim.rlim_cur as u64
 }
 
 static FD_HEAVY: RwLock<()> = RwLock::new(());

@@ -1,0 +1,187 @@
+//! Timeouts are lower bounds: a wait never ends early, `None` blocks until ready and a zero
+//! timeout never blocks, on every backend.
+//!
+//! Only lower bounds are asserted (plus a very generous sanity bound): how late a wait ends
+//! depends on the machine's load, and is measured by the benchmarks, not tested.
+
+mod common;
+
+use common::*;
+use rselectors::{Events, Interest, Selector, Token};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Far above any scheduling delay: only catches a wait that ignores its timeout.
+const SANITY: Duration = Duration::from_secs(5);
+
+/// The timeouts the contract promises microsecond resolution for, and a few odd ones
+/// (a sub-ms part on top of whole ms takes the `epoll_pwait2` path, whole ms `epoll_wait`).
+const TIMEOUTS: [(Duration, usize); 7] = [
+    (Duration::from_micros(100), 20),
+    (Duration::from_micros(250), 20),
+    (Duration::from_millis(1), 20),
+    (Duration::from_micros(1500), 10),
+    (Duration::from_millis(10), 5),
+    (Duration::from_micros(10_300), 3),
+    (Duration::from_millis(50), 2),
+];
+
+fn assert_waits_at_least(s: &Selector, events: &mut Events, timeout: Duration) {
+    let start = Instant::now();
+    s.select(events, Some(timeout)).unwrap();
+    let elapsed = start.elapsed();
+    assert!(events.is_empty(), "{}: {events:?}", s.backend());
+    assert!(
+        elapsed >= timeout,
+        "{}: woke after {elapsed:?}, before the {timeout:?} timeout",
+        s.backend()
+    );
+    assert!(elapsed < timeout + SANITY, "{}: {elapsed:?}", s.backend());
+}
+
+#[test]
+fn never_wakes_early_with_nothing_registered() {
+    let _fds = shared_fds();
+    for backend in backends() {
+        // A fresh selector per timeout: the first wait also creates the notifier.
+        for (timeout, reps) in TIMEOUTS {
+            let s = selector(backend);
+            let mut events = Events::with_capacity(8);
+            for _ in 0..reps {
+                assert_waits_at_least(&s, &mut events, timeout);
+            }
+        }
+    }
+}
+
+#[test]
+fn never_wakes_early_with_idle_fds_registered() {
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let pairs: Vec<_> = (0..16).map(|_| pair()).collect();
+        for (i, (a, _)) in pairs.iter().enumerate() {
+            s.register(a, Token(i), Interest::READABLE).unwrap();
+        }
+        let mut events = Events::with_capacity(8);
+        for (timeout, reps) in TIMEOUTS {
+            for _ in 0..reps {
+                assert_waits_at_least(&s, &mut events, timeout);
+            }
+        }
+    }
+}
+
+#[test]
+fn select_retry_never_wakes_early() {
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let mut events = Events::with_capacity(8);
+        for (timeout, _) in TIMEOUTS {
+            let start = Instant::now();
+            s.select_retry(&mut events, Some(timeout), || Ok::<(), std::io::Error>(()))
+                .unwrap();
+            assert!(start.elapsed() >= timeout, "{backend}: {timeout:?}");
+        }
+    }
+}
+
+#[test]
+fn registration_changes_do_not_shorten_a_wait() {
+    // poll and select are woken to re-read their set on every change; the wait must then
+    // continue for the time left, not return early.
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = Arc::new(selector(backend));
+        let stop = Arc::new(AtomicBool::new(false));
+        let changer = {
+            let (s, stop) = (s.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (a, _b) = pair();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    s.register(&a, Token(1), Interest::READABLE).unwrap();
+                    s.modify(&a, Token(2), Interest::READABLE).unwrap();
+                    s.unregister(&a).unwrap();
+                    n += 1;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                n
+            })
+        };
+        let mut events = Events::with_capacity(8);
+        for timeout in [Duration::from_millis(30), Duration::from_micros(30_500)] {
+            for _ in 0..3 {
+                assert_waits_at_least(&s, &mut events, timeout);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(changer.join().unwrap() > 0);
+    }
+}
+
+#[test]
+fn none_blocks_until_ready() {
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let (a, b) = pair();
+        s.register(&a, Token(1), Interest::READABLE).unwrap();
+        let delay = Duration::from_millis(100);
+        let start = Instant::now();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            write_byte(b.as_raw_fd());
+            b
+        });
+        let mut events = watchdog(Duration::from_secs(20), move || {
+            let mut events = Events::with_capacity(8);
+            s.select(&mut events, None).unwrap();
+            events
+        });
+        assert!(
+            start.elapsed() >= delay,
+            "{backend}: returned before the data"
+        );
+        assert_eq!(tokens(&events), [Token(1)], "{backend}");
+        events.clear();
+        drop(writer.join().unwrap());
+    }
+}
+
+#[test]
+fn zero_timeout_never_blocks() {
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let pairs: Vec<_> = (0..8).map(|_| pair()).collect();
+        for (i, (a, _)) in pairs.iter().enumerate() {
+            s.register(a, Token(i), Interest::READABLE).unwrap();
+        }
+        let mut events = Events::with_capacity(8);
+        let check = |s: &Selector, events: &mut Events| {
+            let start = Instant::now();
+            for _ in 0..500 {
+                s.select(events, Some(Duration::ZERO)).unwrap();
+                assert!(events.is_empty());
+            }
+            assert!(start.elapsed() < SANITY, "{backend}: {:?}", start.elapsed());
+        };
+        // Before the notifier exists, after it exists, and with a wake-up consumed.
+        check(&s, &mut events);
+        s.select(&mut events, Some(Duration::from_micros(100)))
+            .unwrap();
+        check(&s, &mut events);
+        s.wake().unwrap();
+        check(&s, &mut events);
+        let start = Instant::now();
+        s.select_retry(&mut events, Some(Duration::ZERO), || {
+            Ok::<(), std::io::Error>(())
+        })
+        .unwrap();
+        assert!(start.elapsed() < SANITY);
+    }
+}
