@@ -1,0 +1,239 @@
+"""Threads: registration changes while another thread is blocked in select(); close() from
+another thread wakes select(); changes made during a wait are seen by that same wait."""
+
+import threading
+import time
+
+import pytest
+from _support import (
+    EVENT_BOTH,
+    EVENT_READ,
+    EVENT_WRITE,
+    POLL_LIKE,
+    class_params,
+)
+
+POLL_SELECT = {"PollSelector": None, "SelectSelector": None}
+
+
+class Waiter(threading.Thread):
+    """Runs sel.select(timeout) once in a daemon thread, recording result or exception."""
+
+    def __init__(self, sel, timeout):
+        super().__init__(daemon=True)
+        self.sel = sel
+        self.timeout = timeout
+        self.result = None
+        self.error = None
+        self.started_at = None
+        self.ended_at = None
+        self.entered = threading.Event()
+
+    def run(self):
+        self.started_at = time.monotonic()
+        self.entered.set()
+        try:
+            self.result = self.sel.select(self.timeout)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.error = exc
+        self.ended_at = time.monotonic()
+
+
+def _start_waiter(sel, timeout, settle=0.2):
+    waiter = Waiter(sel, timeout)
+    waiter.start()
+    waiter.entered.wait(5)
+    time.sleep(settle)  # let it block in the kernel
+    assert waiter.is_alive(), (waiter.result, waiter.error)
+    return waiter
+
+
+@pytest.mark.timeout(60)
+def test_changes_while_another_thread_selects(sel, socketpair):
+    """register/modify/unregister/get_key/get_map from the main thread while a thread is
+    blocked in select(): no errors, consistent state, the waiter sees the pre-registered fd."""
+    target_rd, target_wr = socketpair()
+    target_key = sel.register(target_rd, EVENT_READ, "target")
+    pairs = [socketpair() for _ in range(20)]
+    waiter = _start_waiter(sel, 30)
+    registered = {}
+    deadline = time.monotonic() + 0.5
+    rounds = 0
+    while time.monotonic() < deadline:
+        rounds += 1
+        for i, (a, _b) in enumerate(pairs):
+            if a.fileno() in registered:
+                if rounds % 2:
+                    registered[a.fileno()] = sel.modify(a, EVENT_READ, (i, rounds))
+                else:
+                    sel.unregister(a)
+                    del registered[a.fileno()]
+            else:
+                registered[a.fileno()] = sel.register(a, EVENT_READ, i)
+            assert sel.get_key(target_rd) is target_key
+            assert len(sel.get_map()) == len(registered) + 1
+    assert waiter.is_alive(), (waiter.result, waiter.error)
+    target_wr.send(b"x")
+    waiter.join(10)
+    assert not waiter.is_alive(), "select() did not return after the fd became readable"
+    assert waiter.error is None, waiter.error
+    assert (target_key, EVENT_READ) in waiter.result
+    for key, _events in waiter.result:
+        assert key is target_key or key.fd in registered
+    assert {k.fd: k for k in sel.get_map().values()} == {
+        target_rd.fileno(): target_key, **registered
+    }
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_registrations_from_many_threads(sel, socketpair):
+    """Several threads register/unregister their own fds: nothing lost, nothing duplicated."""
+    per_thread = [[socketpair() for _ in range(10)] for _ in range(4)]
+    errors = []
+
+    def work(pairs):
+        try:
+            for _ in range(50):
+                for a, b in pairs:
+                    sel.register(a, EVENT_READ)
+                    sel.register(b, EVENT_WRITE)
+                for a, b in pairs:
+                    sel.modify(a, EVENT_BOTH, "x")
+                    sel.unregister(b)
+                for a, _b in pairs:
+                    assert sel.get_key(a).data == "x"
+                    sel.unregister(a)
+            for a, _b in pairs:
+                sel.register(a, EVENT_READ, "final")
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in per_thread]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(50)
+    assert errors == []
+    expected = {a.fileno() for pairs in per_thread for a, _ in pairs}
+    assert set(sel.get_map()) == expected
+    assert len(sel.get_map()) == len(expected)
+    assert all(k.data == "final" for k in sel.get_map().values())
+
+
+@pytest.mark.timeout(60)
+def test_unregister_during_select_never_reports_it(sel, socketpair):
+    rd, wr = socketpair()
+    sel.register(rd, EVENT_READ)
+    waiter = _start_waiter(sel, 2)
+    sel.unregister(rd)
+    wr.send(b"x")
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert waiter.error is None, waiter.error
+    assert waiter.result == []
+
+
+@pytest.mark.fixes_stdlib("gh-91433: close() from another thread wakes a blocked select()")
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("registered", [True, False], ids=["one_fd", "no_fd"])
+@pytest.mark.parametrize("timeout", [None, 30], ids=["None", "30s"])
+def test_close_wakes_select(selector_class, socketpair, registered, timeout):
+    rd, _wr = socketpair()
+    sel = selector_class()
+    if registered:
+        sel.register(rd, EVENT_READ)
+    waiter = _start_waiter(sel, timeout)
+    t0 = time.monotonic()
+    sel.close()
+    waiter.join(5)
+    assert not waiter.is_alive(), "close() did not wake the blocked select()"
+    assert waiter.error is None, waiter.error
+    assert waiter.result == []
+    assert waiter.ended_at - t0 < 1.0
+    assert sel.get_map() is None
+    sel.close()
+
+
+@pytest.mark.fixes_stdlib("gh-91433: close() from another thread wakes every blocked select()")
+@pytest.mark.timeout(60)
+def test_close_wakes_several_waiters(selector_class, socketpair):
+    rd, _wr = socketpair()
+    sel = selector_class()
+    sel.register(rd, EVENT_READ)
+    waiters = [Waiter(sel, None) for _ in range(3)]
+    for w in waiters:
+        w.start()
+    time.sleep(0.3)
+    sel.close()
+    for w in waiters:
+        w.join(5)
+        assert not w.is_alive()
+        if w.error is not None:
+            # a waiter that had not entered the kernel yet sees a closed selector
+            assert isinstance(w.error, (RuntimeError, ValueError)), w.error
+        else:
+            assert w.result == []
+
+
+_SAME_WAIT = {
+    name: "register/modify from another thread take effect for the select() already waiting "
+    "(stdlib poll/select only see them on the next call)"
+    for name in POLL_SELECT
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("selector_class", class_params(fixes=_SAME_WAIT))
+@pytest.mark.parametrize("anything_registered", [True, False], ids=["busy", "empty"])
+def test_register_during_select_is_seen(sel, socketpair, anything_registered):
+    idle_rd, _idle_wr = socketpair()
+    if anything_registered:
+        sel.register(idle_rd, EVENT_READ)
+    _rd, wr = socketpair()
+    waiter = _start_waiter(sel, 10)
+    t0 = time.monotonic()
+    key = sel.register(wr, EVENT_WRITE, "late")
+    waiter.join(8)
+    assert not waiter.is_alive()
+    assert waiter.error is None, waiter.error
+    assert waiter.result == [(key, EVENT_WRITE)]
+    assert waiter.ended_at - t0 < 2.0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("selector_class", class_params(fixes=_SAME_WAIT))
+def test_modify_during_select_is_seen(sel, socketpair):
+    rd, _wr = socketpair()
+    sel.register(rd, EVENT_READ)  # writable, but only READ is watched
+    waiter = _start_waiter(sel, 10)
+    t0 = time.monotonic()
+    key = sel.modify(rd, EVENT_WRITE, "now writable")
+    waiter.join(8)
+    assert not waiter.is_alive()
+    assert waiter.error is None, waiter.error
+    assert waiter.result == [(key, EVENT_WRITE)]
+    assert waiter.ended_at - t0 < 2.0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("selector_class", class_params(fixes=_SAME_WAIT))
+def test_wait_continues_for_remaining_time_after_change(sel, socketpair, selector_class):
+    """A registration change that is not ready does not end the wait early... unless the
+    backend reports nothing at all: select() returns [] no earlier than its timeout."""
+    rd, _wr = socketpair()
+    other, _other_peer = socketpair()
+    sel.register(rd, EVENT_READ)
+    waiter = _start_waiter(sel, 1.0, settle=0.1)
+    sel.register(other, EVENT_READ)  # never ready
+    waiter.join(8)
+    assert not waiter.is_alive()
+    assert waiter.error is None, waiter.error
+    assert waiter.result == []
+    assert waiter.ended_at - waiter.started_at >= 1.0
+    assert kind_is_known(selector_class)
+
+
+def kind_is_known(selector_class):
+    from _support import kind
+
+    return kind(selector_class) in POLL_LIKE | set(POLL_SELECT) | {"KqueueSelector"}
