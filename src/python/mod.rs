@@ -8,6 +8,7 @@
 
 mod convert;
 mod errors;
+mod info;
 mod mapping;
 mod selector;
 mod statics;
@@ -53,6 +54,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pymodule]
 fn _rselectors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(info::_features, m)?)?;
     add_to_module(m)?;
     // A forked child must get its own kernel objects (see `BaseSelectorImpl::lock`).
     m.add_function(wrap_pyfunction!(selector::_after_fork_in_child, m)?)?;
