@@ -346,3 +346,24 @@ fn a_select_started_after_unregister_never_reports_it() {
         selecting.join().unwrap();
     }
 }
+
+#[test]
+fn a_huge_events_capacity_allocates_only_what_is_needed() {
+    // `usize::MAX` reads as "no limit": select must not try to reserve room for that many
+    // kernel events up front (the process used to abort on a 24 GiB allocation with epoll).
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let pairs: Vec<_> = (0..3).map(|_| pair()).collect();
+        for (i, (a, _)) in pairs.iter().enumerate() {
+            s.register(a, Token(i), Interest::WRITABLE).unwrap();
+        }
+        for capacity in [usize::MAX, usize::MAX / 2, 1 << 40, i32::MAX as usize + 7] {
+            let mut events = Events::with_capacity(capacity);
+            poll_now(&s, &mut events);
+            assert_eq!(tokens(&events), [Token(0), Token(1), Token(2)], "{backend}");
+            s.select(&mut events, Some(Duration::from_secs(1))).unwrap();
+            assert_eq!(events.len(), 3, "{backend}");
+        }
+    }
+}

@@ -9,10 +9,28 @@ use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub(crate) struct Epoll {
     ep: EpollFd,
+    /// Registrations added (the notifier included) minus those removed: an upper bound on
+    /// how many events one wait can return (fds closed without unregistering leave the
+    /// kernel set silently and keep counting). Sizes the kernel buffer, as the stdlib's
+    /// `max(len(fd_to_key), 1)` does, so a huge `Events` capacity allocates nothing extra.
+    registered: AtomicUsize,
+}
+
+impl Epoll {
+    fn added(&self) {
+        self.registered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn removed(&self) {
+        let _ = self
+            .registered
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
 }
 
 /// Kernel interest bits for an [`Interest`] (level-triggered).
@@ -56,6 +74,7 @@ impl Driver for Epoll {
     fn new() -> io::Result<Epoll> {
         Ok(Epoll {
             ep: EpollFd::new()?,
+            registered: AtomicUsize::new(0),
         })
     }
 
@@ -71,7 +90,9 @@ impl Driver for Epoll {
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::EEXIST) => io::Error::new(io::ErrorKind::AlreadyExists, e),
                 _ => e,
-            })
+            })?;
+        self.added();
+        Ok(())
     }
 
     fn modify(
@@ -86,7 +107,9 @@ impl Driver for Epoll {
     }
 
     fn unregister(&self, fd: RawFd, _: Option<&WakeState>) -> io::Result<()> {
-        self.ep.ctl(Op::Delete, fd, 0, 0)
+        self.ep.ctl(Op::Delete, fd, 0, 0)?;
+        self.removed();
+        Ok(())
     }
 
     fn wait(
@@ -101,8 +124,11 @@ impl Driver for Epoll {
         // return stay at the head for the next call. Dropping a returned event (as an extra
         // slot for the notifier would force when it is not ready) starves that fd for as
         // long as the ones before it stay ready. The notifier takes a slot only when it is
-        // readable, i.e. when the caller is being woken anyway.
-        let max = events.capacity();
+        // readable, i.e. when the caller is being woken anyway. Never more than there are
+        // registrations: the buffer grows with the set, not with the capacity asked for.
+        let max = events
+            .capacity()
+            .min(self.registered.load(Ordering::Relaxed));
         let mut raw: Vec<EpollEvent> = std::mem::take(&mut events.scratch.epoll);
         let result = self.ep.wait(&mut raw, max, timeout);
         let mut woken = false;
@@ -126,7 +152,9 @@ impl Driver for Epoll {
             wake.notify_fd().raw_fd(),
             EPOLLIN,
             Token::NOTIFY.0 as u64,
-        )
+        )?;
+        self.added();
+        Ok(())
     }
 
     fn as_fd(&self) -> Option<BorrowedFd<'_>> {
