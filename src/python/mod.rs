@@ -8,6 +8,7 @@
 
 mod convert;
 mod errors;
+mod hybrid;
 mod info;
 mod mapping;
 mod selector;
@@ -15,6 +16,7 @@ mod statics;
 
 use pyo3::prelude::*;
 
+pub use hybrid::{install_extension_module, native_selector, register_callback, Callback, Ready};
 pub use mapping::{SelectorMapping, SelectorMappingIterator};
 #[cfg(devpoll_available)]
 pub use selector::DevpollSelector;

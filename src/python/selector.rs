@@ -152,6 +152,12 @@ impl BaseSelectorImpl {
         self.lock().core.clone()
     }
 
+    /// [`core`](Self::core), or the error a closed selector raises for kernel work.
+    pub(crate) fn open_core(&self) -> PyResult<Arc<Selector>> {
+        self.core()
+            .ok_or_else(|| errors::kernel_object_closed(self.backend))
+    }
+
     /// Whether `modify()` that changes events re-inserts the key at the end of the map with
     /// the new file object: the stdlib's select and kqueue selectors use the base class's
     /// unregister-then-register, the poll-like ones edit the key in place.
