@@ -421,37 +421,40 @@ def make_call(names, stmt):
     return ns["_call"]
 
 
+def calibrate(loop, ns, pc, target_ns):
+    """Iterations for one repeat of about ``target_ns`` (robust to a preempted trial run)."""
+    n = 1
+    for _ in range(40):
+        t = loop(n, pc, **ns)
+        if t >= target_ns:
+            break
+        n = n * 10 if t <= 0 else max(n + 1, int(n * min(10.0, 1.2 * target_ns / t)))
+    best = min(loop(n, pc, **ns) for _ in range(3))  # also warms up
+    return max(1, round(n * target_ns / best)) if best > 0 else n
+
+
 def time_interleaved(sides, repeats, target_ns, clock="wall"):
     """Time every side interleaved; return per-side lists of per-op ns, one per repeat.
 
-    ``sides`` is a list of ``(loop, namespace, ops_per_iteration)``. The iteration count is
-    calibrated on the first side so that one repeat lasts about ``target_ns``, then both sides
-    are warmed up with it and timed ``repeats`` times in alternating order (AB, BA, AB, ...).
+    ``sides`` is a list of ``(loop, namespace, ops_per_iteration)``. Each side's iteration
+    count is calibrated so that one of its repeats lasts about ``target_ns`` (equal exposure to
+    interruptions whatever the speed of the side), then the sides are timed ``repeats`` times
+    each in alternating order (AB, BA, AB, ...). Returns ``(samples, iterations)``.
     """
     pc = CLOCKS[clock]
-    loop0, ns0, _ = sides[0]
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        n = 1
-        for _ in range(40):  # calibrate
-            t = loop0(n, pc, **ns0)
-            if t >= target_ns:
-                break
-            if t <= 0:
-                n *= 10
-            else:
-                n = max(n + 1, int(n * min(10.0, 1.2 * target_ns / t)))
-        for loop, ns, _ in sides:  # warm up every side with the final n
-            loop(n, pc, **ns)
+        counts = [calibrate(loop, ns, pc, target_ns) for loop, ns, _ in sides]
         out = [[] for _ in sides]
         order = list(range(len(sides)))
         for i in range(repeats):
             for j in order if i % 2 == 0 else order[::-1]:
                 loop, ns, ops = sides[j]
+                n = counts[j]
                 out[j].append(loop(n, pc, **ns) / (n * ops))
-        return out, n
+        return out, counts
     finally:
         if was_enabled:
             gc.enable()
@@ -1111,6 +1114,9 @@ class Progress:
             sys.stderr.flush()
 
 
+#: a micro case whose repeats spread more than this (IQR, % of the median) is flagged NOISY
+NOISY_IQR_PCT = 25
+
 SECTION_TITLES = {
     "micro": "Micro benchmarks (median per op; ratio = B/A, lower is better for B)",
     "memory": "Memory: RSS delta per registration (ratio lower is better for B)",
@@ -1127,7 +1133,10 @@ def rows_for(spec, res, names):
         return [base + ["-", "-", "-", "-", res["error"]]]
     kind = spec["kind"]
     if kind == "micro":
-        note = "iqr {:.0f}%/{:.0f}%".format(res["stats"][0]["iqr_pct"], res["stats"][1]["iqr_pct"])
+        iqr = [st["iqr_pct"] for st in res["stats"]]
+        note = "iqr {:.0f}%/{:.0f}%".format(*iqr)
+        if max(iqr) > NOISY_IQR_PCT:
+            note += " NOISY"
         if res.get("fds") == "dups":
             note += ", dup fds"
         a, b = res["values"]
@@ -1184,6 +1193,8 @@ def print_table(results, names, info, out=sys.stdout):
     la, lb = (label(n) for n in names)
     w = out.write
     w("\nMachine: {cpu}, {cores} cores, {kernel}, {python}\n".format(**info))
+    if "loadavg" in info:
+        w("Load average at start: {}\n".format(" ".join(map(str, info["loadavg"]))))
     w(f"A = {la} ({names[0]}), B = {lb} ({names[1]})\n")
     header = ["case", "backend", "params", "unit", "A " + la, "B " + lb, "B/A", "note"]
     for section in ("micro", "memory", "timeout", "echo"):
@@ -1295,6 +1306,9 @@ def run_all(specs, args, progress):
             target = int(args.target_ms * 1e6)
             payload = json.dumps([spec, names, args.repeats, target, args.clock])
             res = run_worker(["micro", payload])
+            if "error" in res and not res["error"].startswith("skipped"):
+                time.sleep(1.0)  # a transient failure (e.g. a shared kernel limit): retry once
+                res = run_worker(["micro", payload])
         elif kind == "memory":
             vals, extra = [], {}
             for name in names:
