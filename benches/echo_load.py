@@ -12,7 +12,8 @@ Three subcommands (the engine is ``rselectors._bench``, loaded by file path):
 
 ``server --impl MODULE [--kind callback|asyncio-protocol|asyncio-streams] [--port 0]``
     Runs one echo server in the foreground on ``MODULE.DefaultSelector()``; prints
-    ``PORT <n>`` when it is ready (port 0 = any free port on 127.0.0.1). Stop it with Ctrl-C.
+    ``PORT <n>`` when it is ready (port 0 = any free port on 127.0.0.1). Stop it with Ctrl-C;
+    it also exits by itself after ``--max-seconds`` (3600) or when its parent process dies.
 
 ``client --port N [--clients 10] [--duration 5] [--msg-size 32]``
     Loads a running echo server on 127.0.0.1:N and prints the requests per second.
@@ -34,9 +35,12 @@ def main(argv):
         p.add_argument("--kind", default="callback", choices=bench.SERVER_KINDS)
         p.add_argument("--port", type=int, default=0)
         p.add_argument("--selector", default="DefaultSelector")
+        p.add_argument(
+            "--max-seconds", type=float, default=3600.0, help="exit after this long (default 3600)"
+        )
         a = p.parse_args(argv[1:])
         try:
-            bench.serve(a.impl, a.kind, a.port, a.selector)
+            bench.serve(a.impl, a.kind, a.port, a.selector, a.max_seconds)
         except KeyboardInterrupt:
             pass
         return 0

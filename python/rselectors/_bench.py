@@ -688,8 +688,25 @@ def serve_asyncio(mod, port, selector, kind):
 SERVER_KINDS = ("callback", "asyncio-protocol", "asyncio-streams")
 
 
-def serve(impl, kind, port, selector="DefaultSelector"):
+def _watchdog(max_seconds):
+    """Exit the server when its parent is gone or after ``max_seconds`` (never run forever)."""
+    import threading
+
+    ppid = os.getppid()
+    deadline = time.monotonic() + max_seconds
+
+    def watch():
+        while os.getppid() == ppid and time.monotonic() < deadline:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="bench-watchdog", daemon=True).start()
+
+
+def serve(impl, kind, port, selector="DefaultSelector", max_seconds=3600.0):
+    """Run an echo server of ``kind`` on ``impl`` until killed (at most ``max_seconds``)."""
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    _watchdog(max_seconds)
     mod = import_impl(impl)
     if kind == "callback":
         serve_callback(mod, port, selector)
@@ -811,10 +828,10 @@ def _kill(proc):
             proc.wait()
 
 
-def start_server(impl, kind, selector="DefaultSelector", port=0, timeout=15.0):
+def start_server(impl, kind, selector="DefaultSelector", port=0, timeout=15.0, max_seconds=600):
     """Start a server process; return ``(proc, port)`` once it printed its port."""
     proc = subprocess.Popen(
-        worker_cmd("server", impl, kind, port, selector),
+        worker_cmd("server", impl, kind, port, selector, max_seconds),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -845,7 +862,8 @@ def run_echo(impls, kind, clients, rounds, slot, size, selector="DefaultSelector
     try:
         ports = []
         for impl in impls:
-            proc, port = start_server(impl, kind, selector)
+            lifetime = 120 + 2 * (rounds + 1) * slot
+            proc, port = start_server(impl, kind, selector, max_seconds=lifetime)
             servers.append(proc)
             ports.append(port)
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -922,7 +940,7 @@ def _worker_main(argv):
         print(json.dumps(res))
         return 0
     if mode == "server":
-        serve(argv[1], argv[2], int(argv[3]), argv[4] if len(argv) > 4 else "DefaultSelector")
+        serve(argv[1], argv[2], int(argv[3]), argv[4], float(argv[5]))
         return 0
     if mode == "client":
         ports = [int(p) for p in argv[1].split(",")]
@@ -1163,9 +1181,11 @@ def rows_for(spec, res, names):
         a = statistics.median(r["rps"] for r in ra)
         b = statistics.median(r["rps"] for r in rb)
         params = "{} clients, {}x{}s".format(res["clients"], len(ra), res["slot_s"])
-        spread = "spread {:.0f}%/{:.0f}%".format(
-            100 * (max(r["rps"] for r in ra) - min(r["rps"] for r in ra)) / a,
-            100 * (max(r["rps"] for r in rb) - min(r["rps"] for r in rb)) / b,
+        spread = "spread " + "/".join(
+            "{:.0f}%".format(100 * (max(x["rps"] for x in r) - min(x["rps"] for x in r)) / m)
+            if m
+            else "-"
+            for r, m in ((ra, a), (rb, b))
         )
         ratio = f"{b / a:.3f}" if a else "-"
         rows = [base[:2] + [params, "req/s", fmt_num(a), fmt_num(b), ratio, spread]]
