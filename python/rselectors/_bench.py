@@ -244,6 +244,11 @@ class CaseError(Exception):
     """A case cannot run here (reported as skipped) or failed its sanity check."""
 
 
+def _check_select_n(backend, n):
+    if backend == "select" and n >= FD_SETSIZE:
+        raise CaseError(f"skipped: SelectSelector with N={n} needs fds >= FD_SETSIZE")
+
+
 def _check_fd_limit(pool, backend):
     if backend == "select" and pool.max_fd() >= FD_SETSIZE:
         raise CaseError(f"skipped: fd {pool.max_fd()} >= FD_SETSIZE")
@@ -256,6 +261,7 @@ class SelectReady:
 
     def __init__(self, pool, backend, p):
         self.k, self.n = p["K"], p["N"]
+        _check_select_n(backend, self.n)
         mode = p.get("mode", "write")
         need = 2 * self.k + self.n + 64
         distinct = backend != "select" and need < raise_nofile(need)
@@ -287,6 +293,7 @@ class SelectIdle:
 
     def __init__(self, pool, backend, p):
         self.n = p["N"]
+        _check_select_n(backend, self.n)
         raise_nofile(self.n + 64)
         self.idle = pool.idle(self.n)
         _check_fd_limit(pool, backend)
