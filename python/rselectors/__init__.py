@@ -80,3 +80,21 @@ DefaultSelector = next(
 )
 
 del _name
+
+# Ecosystem helpers. install()/uninstall() are light; the asyncio names import asyncio, so they
+# load on first use (PEP 562) and ``import rselectors`` stays as cheap as ``import selectors``.
+from ._install import install, uninstall
+
+__all__ += ["EventLoopPolicy", "SelectorEventLoop", "install", "new_event_loop", "uninstall"]
+
+_ASYNCIO_NAMES = frozenset(("new_event_loop", "EventLoopPolicy", "SelectorEventLoop"))
+
+
+def __getattr__(name):
+    if name in _ASYNCIO_NAMES:
+        from . import _asyncio
+
+        value = getattr(_asyncio, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

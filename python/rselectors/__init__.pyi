@@ -1,0 +1,58 @@
+# Stubs for rselectors: the signatures of typeshed's stdlib/selectors.pyi, so that
+# ``import rselectors as selectors`` type-checks like the stdlib module, plus the rselectors
+# extensions (wakeup(), the asyncio helpers, install()/uninstall()).
+import sys
+from _typeshed import FileDescriptorLike, Unused
+from collections.abc import Mapping
+from selectors import EVENT_READ as EVENT_READ
+from selectors import EVENT_WRITE as EVENT_WRITE
+from selectors import BaseSelector as BaseSelector
+from selectors import SelectorKey as SelectorKey
+from typing import Any
+from typing_extensions import Self
+
+from ._asyncio import EventLoopPolicy as EventLoopPolicy
+from ._asyncio import SelectorEventLoop as SelectorEventLoop
+from ._asyncio import new_event_loop as new_event_loop
+from ._install import install as install
+from ._install import uninstall as uninstall
+
+__version__: str
+__all__: list[str]
+
+class _BaseSelectorImpl(BaseSelector):
+    def register(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> SelectorKey: ...
+    def unregister(self, fileobj: FileDescriptorLike) -> SelectorKey: ...
+    def modify(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> SelectorKey: ...
+    def select(self, timeout: float | None = None) -> list[tuple[SelectorKey, int]]: ...
+    def close(self) -> None: ...
+    def get_key(self, fileobj: FileDescriptorLike) -> SelectorKey: ...
+    def get_map(self) -> Mapping[FileDescriptorLike, SelectorKey]: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: Unused) -> None: ...
+    def wakeup(self) -> None:
+        """Make a select() blocked in another thread (or the next select()) return promptly.
+
+        Thread-safe; calls made before a select() consumes them are coalesced into one
+        wake-up; does nothing once the selector is closed. (rselectors extension.)
+        """
+
+class SelectSelector(_BaseSelectorImpl): ...
+class PollSelector(_BaseSelectorImpl): ...
+
+if sys.platform == "linux":
+    class EpollSelector(_BaseSelectorImpl):
+        def fileno(self) -> int: ...
+
+if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win32":
+    # Solaris only
+    class DevpollSelector(_BaseSelectorImpl):
+        def fileno(self) -> int: ...
+
+if sys.platform != "win32" and sys.platform != "linux":
+    class KqueueSelector(_BaseSelectorImpl):
+        def fileno(self) -> int: ...
+
+# At run time an alias of the best class that works here (as in the stdlib), chosen at import.
+class DefaultSelector(_BaseSelectorImpl):
+    def fileno(self) -> int: ...

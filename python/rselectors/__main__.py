@@ -1,0 +1,204 @@
+"""``python -m rselectors``: ``info``, ``bench`` and ``echo``.
+
+* ``info [--json]``: version, backends available and the default, what ``wakeup()`` uses, whether
+  sub-millisecond timeouts work (kernel probe plus a short measurement), install() state.
+* ``bench ...``: the side-by-side benchmark against the stdlib (``rselectors._bench``); every
+  argument after ``bench`` is passed on (``python -m rselectors bench --help``).
+* ``echo [--host H] [--port P]``: the stdlib documentation's echo server, on rselectors.
+"""
+
+import argparse
+import json
+import platform
+import selectors as _stdlib
+import socket
+import statistics
+import sys
+import time
+
+import rselectors
+from rselectors import _rselectors
+
+PROG = "python -m rselectors"
+BACKEND_CLASSES = {
+    "epoll": "EpollSelector",
+    "kqueue": "KqueueSelector",
+    "devpoll": "DevpollSelector",
+    "poll": "PollSelector",
+    "select": "SelectSelector",
+}
+#: what each backend waits with when sub-millisecond timeouts work, and otherwise
+PRECISE_CALL = {
+    "epoll": ("epoll_pwait2", "epoll_wait, whole ms"),
+    "kqueue": ("kevent timespec", None),
+    "devpoll": (None, "DP_POLL, whole ms"),
+    "poll": ("ppoll", "poll, whole ms"),
+    "select": ("pselect", None),
+}
+
+
+def _overshoot_us(cls, timeout, samples):
+    """Median time select(timeout) waited beyond ``timeout`` with nothing ready, in µs."""
+    with cls() as sel:
+        sel.select(timeout)  # warm-up (creates lazy state)
+        over = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            sel.select(timeout)
+            over.append(time.perf_counter() - t0 - timeout)
+    return statistics.median(over) * 1e6
+
+
+def gather_info(samples=15):
+    features = _rselectors._features()
+    backends = list(features["backends"])
+    precise = {}
+    for b in backends:
+        ok_call, coarse_call = PRECISE_CALL.get(b, (None, None))
+        if b == "epoll":
+            ok = bool(features.get("epoll_pwait2"))
+        elif b == "poll":
+            ok = bool(features.get("ppoll"))
+        elif b == "select":
+            ok = bool(features.get("pselect"))
+        else:
+            ok = ok_call is not None
+        precise[b] = {"sub_ms": ok, "via": ok_call if ok else coarse_call}
+    default_cls = rselectors.DefaultSelector
+    timeout = 0.0002
+    stdlib_default = _stdlib.DefaultSelector
+    if stdlib_default is default_cls:  # install()ed: measure the stdlib's own class
+        stdlib_default = getattr(rselectors._install, "_original", None) or _stdlib.SelectSelector
+    measured = {
+        "timeout_s": timeout,
+        "rselectors_median_overshoot_us": round(_overshoot_us(default_cls, timeout, samples), 1),
+        "stdlib_median_overshoot_us": round(_overshoot_us(stdlib_default, timeout, samples), 1),
+    }
+    return {
+        "version": rselectors.__version__,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "backends": backends,
+        "default": default_cls.__name__,
+        "default_backend": features["default_backend"],
+        "wakeup_notifier": features["notifier"],
+        "sub_ms_timeouts": precise,
+        "measured": measured,
+        "installed": _stdlib.DefaultSelector is rselectors.DefaultSelector,
+    }
+
+
+def cmd_info(args):
+    info = gather_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    names = [
+        f"{b} ({BACKEND_CLASSES.get(b, b)}{', default' if BACKEND_CLASSES.get(b) == info['default'] else ''})"
+        for b in info["backends"]
+    ]
+    m = info["measured"]
+    print(f"rselectors {info['version']} on {info['implementation']} {info['python']}")
+    print(f"platform:          {info['platform']}")
+    print(f"backends:          {', '.join(names)}")
+    print(f"DefaultSelector:   {info['default']}")
+    print(f"wakeup() notifier: {info['wakeup_notifier']}")
+    print("sub-ms timeouts:")
+    for b, p in info["sub_ms_timeouts"].items():
+        state = "yes" if p["sub_ms"] else "no, rounded up to 1 ms"
+        print(f"  {b + ':':<9}{state}" + (f" ({p['via']})" if p["via"] else ""))
+    print(
+        f"select({m['timeout_s']}) overshoot, median: "
+        f"rselectors {m['rselectors_median_overshoot_us']:.0f} µs, "
+        f"stdlib {m['stdlib_median_overshoot_us']:.0f} µs"
+    )
+    state = "yes" if info["installed"] else "no"
+    print(f"install()ed:       {state} (selectors.DefaultSelector is {_stdlib.DefaultSelector!r})")
+    return 0
+
+
+def cmd_echo(args):
+    """The echo server of the stdlib ``selectors`` documentation, on rselectors."""
+    selectors = rselectors
+    cls = getattr(rselectors, BACKEND_CLASSES[args.backend]) if args.backend else None
+    sel = cls() if cls else selectors.DefaultSelector()
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+
+    def accept(sock, mask):
+        conn, addr = sock.accept()  # Should be ready
+        say("accepted", conn, "from", addr)
+        conn.setblocking(False)
+        sel.register(conn, selectors.EVENT_READ, read)
+
+    def read(conn, mask):
+        data = conn.recv(1000)  # Should be ready
+        if data:
+            say("echoing", repr(data), "to", conn)
+            conn.send(data)  # Hope it won't block
+        else:
+            say("closing", conn)
+            sel.unregister(conn)
+            conn.close()
+
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(100)
+    sock.setblocking(False)
+    sel.register(sock, selectors.EVENT_READ, accept)
+    host, port = sock.getsockname()[:2]
+    print(f"echo server on {host}:{port} ({type(sel).__name__}); Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            events = sel.select()
+            for key, mask in events:
+                callback = key.data
+                callback(key.fileobj, mask)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog=PROG, description="rselectors: a faster, drop-in replacement for selectors."
+    )
+    p.add_argument("--version", action="version", version=f"rselectors {rselectors.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    pi = sub.add_parser("info", help="version, backends, kernel features")
+    pi.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser(
+        "bench",
+        help="benchmark against the stdlib (arguments are passed on; see bench --help)",
+        add_help=False,
+    )
+    pe = sub.add_parser("echo", help="the stdlib docs' echo server, on rselectors")
+    pe.add_argument("--host", default="localhost", help="address to bind (default localhost)")
+    pe.add_argument("--port", type=int, default=1234, help="port (default 1234; 0 = any free)")
+    pe.add_argument(
+        "--backend", choices=[b for b in BACKEND_CLASSES if hasattr(rselectors, BACKEND_CLASSES[b])]
+    )
+    pe.add_argument("-q", "--quiet", action="store_true", help="no line per event")
+    return p
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "bench":
+        from rselectors import _bench
+
+        return _bench.main(argv[1:], prog=f"{PROG} bench")
+    args = build_parser().parse_args(argv)
+    if args.command == "info":
+        return cmd_info(args)
+    return cmd_echo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
