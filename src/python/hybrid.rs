@@ -225,8 +225,8 @@ where
 /// Makes `import rselectors` use the native classes compiled into this program.
 ///
 /// For a Rust program that embeds CPython: creates the module `rselectors._rselectors` from
-/// this binary's classes ([`add_to_module`](super::add_to_module) plus `__version__`) and puts
-/// it in `sys.modules`, so the pure-Python package `rselectors` (from `sys.path`: a
+/// this binary's classes (the same module the extension file would give) and puts it in
+/// `sys.modules`, so the pure-Python package `rselectors` (from `sys.path`: a
 /// pip-installed copy, or the `python/` directory of this repository) imports it instead of
 /// loading an extension file. The selectors Python code then creates are ones
 /// [`native_selector`] recognises. Returns the module; calling it again returns the same
@@ -279,8 +279,8 @@ pub fn install_extension_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>>
         ));
     }
     let module = PyModule::new(py, NAME)?;
-    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    super::add_to_module(&module)?;
+    // Exactly what importing the extension module runs.
+    super::_rselectors(&module)?;
     modules.set_item(NAME, &module)?;
     Ok(module)
 }
