@@ -112,6 +112,11 @@ impl fmt::Display for Backend {
 /// (a closed fd silently leaves epoll and kqueue sets, but poll and select report it as an
 /// error).
 ///
+/// To nest a selector in another event loop, register its kernel fd there
+/// ([`try_as_fd`](Selector::try_as_fd)): it is readable whenever `select` would return
+/// something. Only epoll, kqueue and /dev/poll have one; `AsFd`/`AsRawFd` panic for the poll
+/// and select backends.
+///
 /// # Examples
 ///
 /// ```
