@@ -185,3 +185,47 @@ fn zero_timeout_never_blocks() {
         assert!(start.elapsed() < SANITY);
     }
 }
+
+#[test]
+fn an_empty_result_means_the_timeout_passed_even_under_churn() {
+    // Another thread keeps registering and unregistering an fd that is always ready: a
+    // select either reports it or, if its readiness was dropped because the fd was
+    // unregistered meanwhile, waits on for the time left: never an early empty return.
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = Arc::new(selector(backend));
+        let stop = Arc::new(AtomicBool::new(false));
+        let churn = {
+            let (s, stop) = (s.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (a, b) = pair();
+                write_byte(b.as_raw_fd());
+                while !stop.load(Ordering::Relaxed) {
+                    s.register(&a, Token(1), Interest::READABLE).unwrap();
+                    s.unregister(&a).unwrap();
+                }
+            })
+        };
+        let timeout = Duration::from_millis(2);
+        let mut events = Events::with_capacity(8);
+        let (mut empty, mut reported) = (0, 0);
+        let began = Instant::now();
+        while began.elapsed() < Duration::from_millis(300) {
+            let start = Instant::now();
+            s.select(&mut events, Some(timeout)).unwrap();
+            let elapsed = start.elapsed();
+            if events.is_empty() {
+                empty += 1;
+                assert!(
+                    elapsed >= timeout,
+                    "{backend}: empty after {elapsed:?} (timeout {timeout:?})"
+                );
+            } else {
+                reported += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        churn.join().unwrap();
+        assert!(empty + reported > 0, "{backend}");
+    }
+}
