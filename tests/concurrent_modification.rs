@@ -94,6 +94,51 @@ fn a_first_select_racing_with_the_first_registration_sees_it() {
     }
 }
 
+#[test]
+fn unregister_then_close_while_another_thread_selects() {
+    // The documented order (unregister, then close) from one thread while another selects:
+    // the waiter may still hold a copy of the set with the closed fd in it, which must not
+    // fail its select (select(2) answers EBADF for a closed fd in its sets).
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = Arc::new(selector(backend));
+        let (idle, _idle_peer) = pair();
+        s.register(&idle, Token(0), Interest::READABLE).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let selecting = {
+            let (s, stop) = (s.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut events = Events::with_capacity(8);
+                let mut selects = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // Mostly zero timeouts: many set snapshots, each a chance to hold a
+                    // closed fd.
+                    let timeout = if selects % 8 == 0 { 100 } else { 0 };
+                    s.select(&mut events, Some(Duration::from_micros(timeout)))
+                        .unwrap_or_else(|e| panic!("{}: select: {e}", s.backend()));
+                    selects += 1;
+                }
+                selects
+            })
+        };
+        watchdog(Duration::from_secs(30), {
+            let s = s.clone();
+            move || {
+                let (a, b) = pair();
+                write_byte(b.as_raw_fd());
+                for _ in 0..20_000 {
+                    let fd = a.try_clone().unwrap(); // a new fd number for the same socket
+                    s.register(&fd, Token(1), Interest::READABLE).unwrap();
+                    s.unregister(&fd).unwrap();
+                    drop(fd);
+                }
+            }
+        });
+        stop.store(true, Ordering::Relaxed);
+        assert!(selecting.join().unwrap() > 0, "{backend}");
+    }
+}
+
 /// One worker's socket: registered with `state`, or not.
 struct Slot {
     sock: UnixStream,

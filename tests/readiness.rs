@@ -315,7 +315,7 @@ fn a_select_started_after_unregister_never_reports_it() {
                 while !stop.load(Ordering::Acquire) {
                     let before = done.load(Ordering::Acquire);
                     s.select(&mut events, Some(Duration::from_millis(2)))
-                        .unwrap();
+                        .unwrap_or_else(|e| panic!("{}: select: {e:?}", s.backend()));
                     for e in &events {
                         assert!(
                             e.token().0 >= before,

@@ -86,14 +86,14 @@ impl Select {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One `pselect` over a snapshot of the sets; returns (ready bits, notifier readable).
+    /// One `pselect` over a snapshot of the sets; returns whether the notifier was readable.
     fn wait_once(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
         notify: Option<&WakeState>,
     ) -> io::Result<bool> {
-        let (mut read, mut write, mut nfds, notify_fd) = {
+        let (mut read, mut write, mut nfds, notify_fd, generation) = {
             let mut st = self.lock();
             if st.oversize > 0 {
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, OUT_OF_RANGE));
@@ -105,6 +105,7 @@ impl Select {
                 st.write,
                 nfds,
                 notify.map(|w| w.notify_fd().raw_fd()),
+                st.set.generation,
             )
         };
         if let Some(fd) = notify_fd {
@@ -114,7 +115,15 @@ impl Select {
         let result = select::select(nfds, &mut read, &mut write, timeout);
         let mut st = self.lock();
         st.set.leave(notify);
-        let mut ready = result?;
+        let mut ready = match result {
+            // EBADF: an fd of our copy of the set was closed. If the set changed meanwhile,
+            // it was unregistered and then closed, as documented, by another thread: not an
+            // error of this wait. Report nothing; the selector waits again on the current set.
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) && st.set.generation != generation => {
+                return Ok(false);
+            }
+            result => result?,
+        };
         let woken = notify_fd.is_some_and(|fd| read.contains(fd));
         if woken {
             read.remove(notify_fd.unwrap_or(-1));
