@@ -2,13 +2,14 @@
 # ``import rselectors as selectors`` type-checks like the stdlib module, plus the rselectors
 # extensions (wakeup(), the asyncio helpers, install()/uninstall()).
 import sys
-from _typeshed import FileDescriptorLike, Unused
 from collections.abc import Mapping
 from selectors import EVENT_READ as EVENT_READ
 from selectors import EVENT_WRITE as EVENT_WRITE
 from selectors import BaseSelector as BaseSelector
 from selectors import SelectorKey as SelectorKey
 from typing import Any
+
+from _typeshed import FileDescriptorLike, Unused
 from typing_extensions import Self
 
 from ._asyncio import EventLoopPolicy as EventLoopPolicy
@@ -18,7 +19,26 @@ from ._install import install as install
 from ._install import uninstall as uninstall
 
 __version__: str
-__all__: list[str]
+__all__ = [
+    "EVENT_READ",
+    "EVENT_WRITE",
+    "BaseSelector",
+    "DefaultSelector",
+    "EventLoopPolicy",
+    "PollSelector",
+    "SelectSelector",
+    "SelectorEventLoop",
+    "SelectorKey",
+    "install",
+    "new_event_loop",
+    "uninstall",
+]
+if sys.platform == "linux":
+    __all__ += ["EpollSelector"]
+if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win32":
+    __all__ += ["DevpollSelector"]
+if sys.platform != "win32" and sys.platform != "linux":
+    __all__ += ["KqueueSelector"]
 
 class _BaseSelectorImpl(BaseSelector):
     def register(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> SelectorKey: ...

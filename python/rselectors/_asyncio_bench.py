@@ -41,6 +41,7 @@ import threading
 import time
 
 VARIANTS = ("wakeup", "selfpipe", "stdlib")
+CASES = ("latency", "pingpong", "burst", "inloop", "executor", "echo")
 
 
 def make_loop(variant):
@@ -74,35 +75,64 @@ def pct(values, q):
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def case_latency(loops, rounds, per_round):
+def rotations(variants, rounds):
+    """``rounds`` orders of ``variants``, each rotated by one (A B C, B C A, C A B, ...)."""
+    n = len(variants)
+    for r in range(rounds):
+        yield variants[r % n :] + variants[: r % n]
+
+
+def case_latency(loops, samples):
+    """Wall time from call_soon_threadsafe() in this thread to the callback in an idle loop."""
     now = time.perf_counter_ns
-    samples = {v: [] for v in loops}
+    out = {v: [] for v in loops}
     done = threading.Semaphore(0)
 
-    def cb(t0, out):
-        out.append(now() - t0)
+    def cb(t0, dest):
+        dest.append(now() - t0)
         done.release()
 
-    variants = list(loops)
-    for r in range(rounds):
-        order = variants[r % len(variants) :] + variants[: r % len(variants)]
+    # Finest interleaving: one sample per variant in turn, so machine noise hits all alike.
+    for order in rotations(list(loops), samples):
         for v in order:
-            call, out = loops[v].loop.call_soon_threadsafe, samples[v]
-            for _ in range(per_round):
-                time.sleep(0.0003)  # let the loop go back to sleep in select()
-                call(cb, now(), out)
-                done.acquire()
+            time.sleep(0.0002)  # let that loop go back to sleep in select()
+            loops[v].loop.call_soon_threadsafe(cb, now(), out[v])
+            done.acquire()
     return {
-        v: {"median_us": statistics.median(s) / 1e3, "p99_us": pct(s, 0.99) / 1e3, "n": len(s)}
-        for v, s in samples.items()
+        v: {
+            "median_us": statistics.median(x) / 1e3,
+            "p90_us": pct(x, 0.90) / 1e3,
+            "p99_us": pct(x, 0.99) / 1e3,
+            "n": len(x),
+            "samples_ns": x,
+        }
+        for v, x in out.items()
     }
 
 
-def case_burst(loops, rounds, n, threads=4):
+def case_pingpong(loops, rounds, n):
+    """Round trips: this thread calls call_soon_threadsafe(cb), cb releases a semaphore this
+    thread waits on, repeat at once. Unlike ``latency`` it includes the loop's own work after
+    the callback (the self-pipe's read), since the next call waits for the loop to be free."""
     res = {v: [] for v in loops}
-    variants = list(loops)
-    for r in range(rounds):
-        order = variants[r % len(variants) :] + variants[: r % len(variants)]
+    done = threading.Semaphore(0)
+    release = done.release
+    for order in rotations(list(loops), rounds):
+        for v in order:
+            call = loops[v].loop.call_soon_threadsafe
+            t0 = time.perf_counter_ns()
+            for _ in range(n):
+                call(release)
+                done.acquire()
+            res[v].append((time.perf_counter_ns() - t0) / n / 1e3)
+    return {v: {"median_us": statistics.median(x), "n": len(x), "us": x} for v, x in res.items()}
+
+
+def case_burst(loops, rounds, n, threads=4):
+    """``threads`` threads call call_soon_threadsafe ``n`` times each; wall rate, CPU per call."""
+    rate = {v: [] for v in loops}
+    cpu = {v: [] for v in loops}
+    for order in rotations(list(loops), rounds):
         for v in order:
             loop = loops[v].loop
             counter = [0]
@@ -116,24 +146,33 @@ def case_burst(loops, rounds, n, threads=4):
                     call(tick)
 
             workers = [threading.Thread(target=produce) for _ in range(threads)]
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             for w in workers:
                 w.start()
             for w in workers:
                 w.join()
             loop.call_soon_threadsafe(finished.set)
             finished.wait()
-            elapsed = time.perf_counter() - t0
+            elapsed, used = time.perf_counter() - t0, time.process_time() - c0
             assert counter[0] == n * threads
-            res[v].append(n * threads / elapsed)
-    return {v: {"median_per_s": statistics.median(x), "n": len(x)} for v, x in res.items()}
+            rate[v].append(n * threads / elapsed)
+            cpu[v].append(used / (n * threads) * 1e9)
+    return {
+        v: {
+            "median_per_s": statistics.median(rate[v]),
+            "median_cpu_ns": statistics.median(cpu[v]),
+            "n": len(rate[v]),
+            "rates": rate[v],
+            "cpu_ns": cpu[v],
+        }
+        for v in loops
+    }
 
 
 def case_inloop(loops, rounds, n):
+    """CPU time (this thread's) of one call_soon_threadsafe() made by the loop thread itself."""
     res = {v: [] for v in loops}
-    variants = list(loops)
-    for r in range(rounds):
-        order = variants[r % len(variants) :] + variants[: r % len(variants)]
+    for order in rotations(list(loops), rounds):
         for v in order:
             loop = loops[v].loop
             result = []
@@ -142,40 +181,52 @@ def case_inloop(loops, rounds, n):
             def run(loop=loop, result=result, finished=finished):
                 call = loop.call_soon_threadsafe
                 noop = int
-                t0 = time.perf_counter_ns()
+                t0 = time.thread_time_ns()
                 for _ in range(n):
                     call(noop)
-                result.append((time.perf_counter_ns() - t0) / n)
+                result.append((time.thread_time_ns() - t0) / n)
                 finished.set()
 
             loop.call_soon_threadsafe(run)
             finished.wait()
             res[v].append(result[0])
-    return {v: {"median_ns": statistics.median(x), "n": len(x)} for v, x in res.items()}
+    return {v: {"median_ns": statistics.median(x), "n": len(x), "ns": x} for v, x in res.items()}
 
 
 def case_executor(variants, rounds, n):
-    res = {v: [] for v in variants}
+    """Sequential run_in_executor(None, int) round trips: wall µs and process CPU µs each."""
+    wall = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
 
-    async def trips():
+    async def trips(v):
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, int)  # start the worker thread
-        t0 = time.perf_counter_ns()
+        c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(n):
             await loop.run_in_executor(None, int)
-        return (time.perf_counter_ns() - t0) / n / 1e3
+        wall[v].append((time.perf_counter() - t0) / n * 1e6)
+        cpu[v].append((time.process_time() - c0) / n * 1e6)
 
     loops = {v: make_loop(v) for v in variants}
     try:
-        for r in range(rounds):
-            order = variants[r % len(variants) :] + variants[: r % len(variants)]
+        for loop in loops.values():
+            loop.run_until_complete(loop.run_in_executor(None, int))  # start the worker
+        for order in rotations(variants, rounds):
             for v in order:
-                res[v].append(loops[v].run_until_complete(trips()))
+                loops[v].run_until_complete(trips(v))
     finally:
         for loop in loops.values():
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
-    return {v: {"median_us": statistics.median(x), "n": len(x)} for v, x in res.items()}
+    return {
+        v: {
+            "median_us": statistics.median(wall[v]),
+            "median_cpu_us": statistics.median(cpu[v]),
+            "n": len(wall[v]),
+            "wall_us": wall[v],
+            "cpu_us": cpu[v],
+        }
+        for v in variants
+    }
 
 
 # -- echo: servers and clients in their own processes -------------------------------------
@@ -225,20 +276,33 @@ def client(port, duration, size):
 
 def _self_cmd(*args):
     here = os.path.abspath(__file__)
-    boot = "import runpy,sys; sys.argv=sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    boot = (
+        "import runpy,sys; sys.argv=sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
     return [sys.executable, "-c", boot, here, *map(str, args)]
 
 
+def _cpu_s(pid):
+    """utime + stime of a process in seconds (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def case_echo(variants, rounds, duration, clients, size):
+    """Round trips per second, and the server's CPU time per round trip (Linux)."""
     servers, ports = {}, {}
+    rate = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
     try:
         for v in variants:
             p = subprocess.Popen(_self_cmd("--serve", v), stdout=subprocess.PIPE, text=True)
             servers[v] = p
             ports[v] = int(p.stdout.readline())
-        res = {v: [] for v in variants}
-        for r in range(rounds + 1):  # round 0 warms up
-            order = variants[r % len(variants) :] + variants[: r % len(variants)]
+        for r, order in enumerate(rotations(variants, rounds + 1)):  # round 0 warms up
             for v in order:
                 procs = [
                     subprocess.Popen(
@@ -252,17 +316,30 @@ def case_echo(variants, rounds, duration, clients, size):
                 for p in procs:
                     if p.stdout.readline().strip() != "ready":
                         raise RuntimeError("echo client failed to connect")
+                c0 = _cpu_s(servers[v].pid)
                 for p in procs:
                     p.stdin.write("go\n")
                     p.stdin.flush()
                 total = sum(int(p.communicate(timeout=duration + 60)[0]) for p in procs)
+                c1 = _cpu_s(servers[v].pid)
                 if r:
-                    res[v].append(total / duration)
+                    rate[v].append(total / duration)
+                    if c0 is not None and c1 is not None and total:
+                        cpu[v].append((c1 - c0) / total * 1e6)
     finally:
         for p in servers.values():
             p.kill()
             p.wait()
-    return {v: {"median_per_s": statistics.median(x), "n": len(x)} for v, x in res.items()}
+    return {
+        v: {
+            "median_per_s": statistics.median(rate[v]),
+            "median_cpu_us": statistics.median(cpu[v]) if cpu[v] else float("nan"),
+            "n": len(rate[v]),
+            "rates": rate[v],
+            "cpu_us": cpu[v],
+        }
+        for v in variants
+    }
 
 
 # -- driver --------------------------------------------------------------------------------
@@ -276,53 +353,74 @@ def run(args):
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
         "quick": quick,
     }
+    say = (lambda m: None) if args.no_progress else (lambda m: print(m, file=sys.stderr))
+    cases = set(args.cases.split(",")) if args.cases else set(CASES)
+    if args.no_echo:
+        cases.discard("echo")
     loops = {v: LoopThread(v) for v in variants}
     try:
-        say = (lambda *a: None) if args.no_progress else (lambda m: print(m, file=sys.stderr))
-        say("latency ...")
-        out["latency"] = case_latency(loops, 4 if quick else 10, 50 if quick else 300)
-        say("burst ...")
-        out["burst"] = case_burst(loops, 3 if quick else 9, 2000 if quick else 20000)
-        say("inloop ...")
-        out["inloop"] = case_inloop(loops, 5 if quick else 15, 5000 if quick else 50000)
+        if "latency" in cases:
+            say("latency ...")
+            out["latency"] = case_latency(loops, args.samples or (200 if quick else 3000))
+        if "pingpong" in cases:
+            say("pingpong ...")
+            out["pingpong"] = case_pingpong(loops, 10 if quick else 60, 100 if quick else 300)
+        if "burst" in cases:
+            say("burst ...")
+            out["burst"] = case_burst(loops, 5 if quick else 30, 1000 if quick else 5000)
+        if "inloop" in cases:
+            say("inloop ...")
+            out["inloop"] = case_inloop(loops, 15 if quick else 101, 2000)
     finally:
         for lt in loops.values():
             lt.close()
-    say("executor ...")
-    out["executor"] = case_executor(variants, 3 if quick else 9, 300 if quick else 3000)
-    if not args.no_echo:
+    if "executor" in cases:
+        say("executor ...")
+        out["executor"] = case_executor(variants, 5 if quick else 30, 200 if quick else 500)
+    if "echo" in cases:
         say("echo ...")
         out["echo"] = case_echo(
-            variants, 1 if quick else 4, 0.5 if quick else 2.0, args.clients, args.msg_size
+            variants, 1 if quick else 6, 0.5 if quick else 1.5, args.clients, args.msg_size
         )
     return out
 
 
+ROWS = [
+    # case, key, unit, label, lower is better
+    ("latency", "median_us", "µs", "call_soon_threadsafe -> callback, idle loop, median", True),
+    ("latency", "p90_us", "µs", "  the same, p90", True),
+    ("latency", "p99_us", "µs", "  the same, p99", True),
+    ("pingpong", "median_us", "µs", "call_soon_threadsafe ping-pong, per round trip", True),
+    ("burst", "median_per_s", "/s", "4 threads x call_soon_threadsafe: callbacks/s", False),
+    ("burst", "median_cpu_ns", "ns", "  the same: process CPU per callback", True),
+    ("inloop", "median_ns", "ns", "call_soon_threadsafe in the loop thread: CPU/call", True),
+    ("executor", "median_us", "µs", "run_in_executor(None, int) round trip, wall", True),
+    ("executor", "median_cpu_us", "µs", "  the same: process CPU per round trip", True),
+    ("echo", "median_per_s", "/s", "asyncio-streams echo: round trips/s", False),
+    ("echo", "median_cpu_us", "µs", "  the same: server CPU per round trip", True),
+]
+
+
 def print_table(out):
-    rows = [
-        ("latency", "median_us", "µs", "call_soon_threadsafe -> callback, idle loop (median)"),
-        ("latency", "p99_us", "µs", "  the same, p99"),
-        ("burst", "median_per_s", "/s", "4 threads x call_soon_threadsafe, callbacks per second"),
-        ("inloop", "median_ns", "ns", "call_soon_threadsafe from the loop thread, per call"),
-        ("executor", "median_us", "µs", "run_in_executor(None, int) round trip"),
-        ("echo", "median_per_s", "/s", "asyncio-streams echo, round trips per second"),
-    ]
     m = out["machine"]
-    print(f"Python {m['python']} on {m['platform']}, {m['cpus']} CPUs")
-    head = f"{'case':<58}{'wakeup':>12}{'selfpipe':>12}{'stdlib':>12}{'wakeup/selfpipe':>17}"
+    load = m.get("loadavg")
+    load = f", load average {load[0]:.1f}" if load else ""
+    print(f"Python {m['python']} on {m['platform']}, {m['cpus']} CPUs{load}")
+    head = f"{'case':<54}{'wakeup':>11}{'selfpipe':>11}{'stdlib':>11}{'wakeup/selfpipe':>17}"
     print(head)
     print("-" * len(head))
-    for case, key, unit, label in rows:
+    for case, key, unit, label, _lower in ROWS:
         if case not in out:
             continue
         vals = [out[case][v][key] for v in VARIANTS]
-        ratio = vals[0] / vals[1]
-        cells = "".join(f"{x:>10.3g}{unit:<2}" for x in vals)
-        print(f"{label:<58}{cells}{ratio:>17.2f}")
-    print("(lower is better for µs/ns rows, higher for /s rows)")
+        ratio = vals[0] / vals[1] if vals[1] else float("nan")
+        cells = "".join(f"{x:>9.3g}{unit:<2}" for x in vals)
+        print(f"{label:<54}{cells}{ratio:>17.2f}")
+    print("(medians of interleaved repeats; lower is better for µs/ns rows, higher for /s rows)")
 
 
 def main(argv=None):
@@ -330,6 +428,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="a short run (~15 s)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--no-echo", action="store_true", help="skip the echo case")
+    p.add_argument("--cases", default="", help="comma-separated subset of: " + ", ".join(CASES))
+    p.add_argument("--samples", type=int, help="latency samples per variant")
     p.add_argument("--clients", type=int, default=4, help="echo client processes (default 4)")
     p.add_argument("--msg-size", type=int, default=100, help="echo message bytes (default 100)")
     p.add_argument("--no-progress", action="store_true")
