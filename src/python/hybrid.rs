@@ -494,3 +494,143 @@ impl fmt::Debug for Ready<'_> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::exceptions::{PyKeyError, PyValueError};
+    use pyo3::types::PyDict;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Sets its flag when dropped: shows when a callback's closure is released.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn with_py<R>(f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
+        Python::initialize();
+        Python::attach(|py| f(py).unwrap_or_else(|e| panic!("{}", e.value(py))))
+    }
+
+    #[test]
+    fn a_selector_key_callback_cycle_is_collected() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        with_py(|py| {
+            let (a, _b) = UnixStream::pair()?;
+            {
+                let selector = py.get_type::<super::super::PollSelector>().call0()?;
+                let guard = DropFlag(dropped.clone());
+                register_callback(&selector, &a, Interest::READABLE, move |_| {
+                    let _ = &guard;
+                    Ok(())
+                })?;
+            }
+            py.import("gc")?.call_method0("collect")?;
+            Ok(())
+        });
+        assert!(dropped.load(Ordering::SeqCst), "the closure leaked");
+    }
+
+    #[test]
+    fn a_failed_registration_drops_the_closure() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        with_py(|py| {
+            let (a, _b) = UnixStream::pair()?;
+            let selector = py.get_type::<super::super::PollSelector>().call0()?;
+            selector.call_method1("register", (a.as_raw_fd(), 1))?;
+            let guard = DropFlag(dropped.clone());
+            let err = register_callback(&selector, &a, Interest::READABLE, move |_| {
+                let _ = &guard;
+                Ok(())
+            })
+            .unwrap_err();
+            assert!(err.is_instance_of::<PyKeyError>(py));
+            let err = register_callback(&selector, 1000, Interest::NONE, |_| Ok(())).unwrap_err();
+            assert!(err.is_instance_of::<PyValueError>(py));
+            Ok(())
+        });
+        assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn register_callback_works_with_stdlib_selectors() {
+        with_py(|py| {
+            let (a, _b) = UnixStream::pair()?;
+            let selector = py
+                .import("selectors")?
+                .getattr("DefaultSelector")?
+                .call0()?;
+            let hits = Arc::new(AtomicBool::new(false));
+            let hit = hits.clone();
+            register_callback(&selector, &a, Interest::WRITABLE, move |ready| {
+                assert_eq!(ready.events(), Interest::WRITABLE);
+                assert_eq!(ready.fd(), ready.fileobj().extract::<RawFd>()?);
+                hit.store(true, Ordering::SeqCst);
+                ready.unregister().map(drop)
+            })?;
+            let globals = PyDict::new(py);
+            globals.set_item("sel", &selector)?;
+            py.run(
+                c"for key, mask in sel.select(5): key.data(key.fileobj, mask)",
+                Some(&globals),
+                None,
+            )?;
+            assert!(hits.load(Ordering::SeqCst));
+            assert_eq!(selector.call_method0("get_map")?.len()?, 0);
+            let err = native_selector(&selector).unwrap_err();
+            assert!(err.is_instance_of::<PyTypeError>(py));
+            assert!(err
+                .to_string()
+                .contains("expected an rselectors selector, got selectors."));
+            selector.call_method0("close")?;
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_callback_checks_its_arguments() {
+        with_py(|py| {
+            let (a, _b) = UnixStream::pair()?;
+            let selector = py.get_type::<super::super::SelectSelector>().call0()?;
+            let key = register_callback(&selector, &a, Interest::READABLE, |_| Ok(()))?;
+            let data = key.getattr("data")?;
+            for bad in [4, -1, 256] {
+                let err = data.call1((a.as_raw_fd(), bad)).unwrap_err();
+                assert!(err.is_instance_of::<PyValueError>(py), "{bad}: {err}");
+            }
+            assert!(data.call1((a.as_raw_fd(), 0))?.is_none());
+            // Once the GC cleared it, calling it says why instead of crashing.
+            data.cast::<Callback>()?.get().__clear__();
+            let err = data.call1((a.as_raw_fd(), 1)).unwrap_err();
+            assert!(err.is_instance_of::<PyReferenceError>(py));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn install_extension_module_is_idempotent_and_refuses_a_foreign_module() {
+        with_py(|py| {
+            let modules = py.import("sys")?.getattr("modules")?;
+            let first = install_extension_module(py)?;
+            assert!(install_extension_module(py)?.is(&first));
+            assert!(first
+                .getattr("_BaseSelectorImpl")?
+                .is(py.get_type::<BaseSelectorImpl>()));
+            assert!(
+                first.getattr("__version__")?.extract::<String>()? == env!("CARGO_PKG_VERSION")
+            );
+            let foreign = PyModule::new(py, "rselectors._rselectors")?;
+            modules.set_item("rselectors._rselectors", &foreign)?;
+            let err = install_extension_module(py).unwrap_err();
+            modules.set_item("rselectors._rselectors", &first)?;
+            assert!(err.is_instance_of::<PyRuntimeError>(py));
+            Ok(())
+        });
+    }
+}
