@@ -51,6 +51,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 ///
 /// If Python closes the selector later, the `Arc` stays valid (the kernel fd closes when the
 /// last clone is dropped) but its blocking `select` calls return at once with no events.
+/// After `os.fork()` the child's selector gets its own kernel object on its next use: an
+/// `Arc` (or [`Waker`](crate::Waker)) from before the fork still refers to the parent's, so
+/// call `native_selector` again in the child.
+///
+/// A PyO3 class belongs to the binary it is compiled into, so only selectors made from this
+/// binary's classes are recognised: in a downstream extension, the classes that
+/// [`add_to_module`](super::add_to_module) put in your module; in a program that embeds
+/// CPython, the ones [`install_extension_module`] makes `import rselectors` use. A selector
+/// from a separately installed `rselectors` wheel is another class (`TypeError`, saying so).
 ///
 /// # Errors
 ///
