@@ -1,0 +1,89 @@
+"""Run a CPython test module (unittest) with the module under test in place of ``selectors``.
+
+Usage: python _cpython_runner.py TARGET TEST_MODULE [TEST_MODULE...] [--exclude ID]...
+
+TARGET is the module to put in ``sys.modules["selectors"]`` before anything imports asyncio
+or the tests (``selectors`` = the stdlib itself). The last line printed is
+``RESULT {json}`` with the counts, used by tests/test_cpython_suites.py.
+"""
+
+import argparse
+import importlib
+import json
+import sys
+import time
+import unittest
+
+
+def _install(target):
+    if target == "selectors":
+        import selectors
+
+        return selectors
+    mod = importlib.import_module(target)
+    sys.modules["selectors"] = mod
+    return mod
+
+
+def _iter_tests(suite):
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from _iter_tests(test)
+        else:
+            yield test
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("target")
+    parser.add_argument("modules", nargs="+")
+    parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--verbosity", type=int, default=1)
+    args = parser.parse_args()
+
+    mod = _install(args.target)
+    # Everything below imports selectors (asyncio, subprocess, the tests) and must see `mod`.
+    import asyncio.selector_events
+
+    assert asyncio.selector_events.selectors is mod, "asyncio imported the wrong selectors"
+
+    loader = unittest.TestLoader()
+    excluded = set(args.exclude)
+    suite = unittest.TestSuite()
+    seen_excluded = set()
+    for name in args.modules:
+        loaded = loader.loadTestsFromName(name)
+        for test in _iter_tests(loaded):
+            if test.id() in excluded:
+                seen_excluded.add(test.id())
+                continue
+            suite.addTest(test)
+    check_mod = sys.modules["selectors"]
+    assert check_mod is mod, "a test module replaced sys.modules['selectors']"
+
+    t0 = time.monotonic()
+    runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=args.verbosity)
+    result = runner.run(suite)
+    elapsed = time.monotonic() - t0
+
+    summary = {
+        "target": args.target,
+        "modules": args.modules,
+        "ran": result.testsRun,
+        "failures": len(result.failures),
+        "errors": len(result.errors),
+        "skipped": len(result.skipped),
+        "expected_failures": len(result.expectedFailures),
+        "unexpected_successes": len(result.unexpectedSuccesses),
+        "excluded": sorted(seen_excluded),
+        "excluded_not_found": sorted(excluded - seen_excluded),
+        "failed_ids": [t.id() for t, _ in result.failures + result.errors],
+        "seconds": round(elapsed, 1),
+    }
+    sys.stdout.write("RESULT " + json.dumps(summary) + "\n")
+    sys.stdout.flush()
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
