@@ -1433,10 +1433,10 @@ def main(argv=None, prog=None):
     args = build_parser(prog).parse_args(argv)
     defaults = {
         # quick / full
-        "repeats": (31, 101),
-        "target_ms": (1.0, 2.0),
+        "repeats": (31, 201),
+        "target_ms": (0.5, 0.5),
         "timeout_samples": (30, 300),
-        "duration": (0.75, 2.0),
+        "duration": (0.5, 2.0),
         "e2e_rounds": (2, 6),
     }
     for k, (q, f) in defaults.items():
@@ -1482,6 +1482,13 @@ def main(argv=None, prog=None):
         return 2
 
     info = machine_info(names)
+    busy = info.get("loadavg", [0])[0]
+    if busy > (info.get("cores_usable") or info["cores"] or 1):
+        sys.stderr.write(
+            f"warning: the machine is busy (load average {busy} on {info['cores']} cores): "
+            "wall-clock medians will be inflated and noisy; --clock cpu measures CPU time "
+            "instead\n"
+        )
     t0 = time.monotonic()
     progress = Progress(len(specs), not args.no_progress)
     try:
