@@ -33,9 +33,17 @@ pub fn pair() -> (UnixStream, UnixStream) {
 /// A non-blocking close-on-exec pipe: (read end, write end).
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [-1; 2];
-    // SAFETY: `fds` has room for the two fds pipe2 writes.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: `fds` has room for the two fds pipe writes. (Not pipe2: macOS lacks it.)
+    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(rc, 0, "pipe: {}", io::Error::last_os_error());
+    for fd in fds {
+        // SAFETY: fcntl on a just-created fd, with integer arguments only.
+        let ok = unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                && libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) == 0
+        };
+        assert!(ok, "fcntl: {}", io::Error::last_os_error());
+    }
     // SAFETY: both fds were just created and are owned by nobody else.
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
