@@ -115,7 +115,7 @@ impl Select {
         let result = select::select(nfds, &mut read, &mut write, timeout);
         let mut st = self.lock();
         st.set.leave(notify);
-        let mut ready = match result {
+        match result {
             // EBADF: an fd of our copy of the set was closed. If the set changed meanwhile,
             // it was unregistered and then closed, as documented, by another thread: not an
             // error of this wait. Report nothing; the selector waits again on the current set.
@@ -127,12 +127,12 @@ impl Select {
         let woken = notify_fd.is_some_and(|fd| read.contains(fd));
         if woken {
             read.remove(notify_fd.unwrap_or(-1));
-            ready -= 1;
         }
+        // Trust the bits, not select's count: the kernel only writes back the bits of fds
+        // inside the process's fd table, so an unopened fd above it keeps its input bit and
+        // reads as ready with a count of 0. The stdlib reports such an fd as ready (it checks
+        // the bits), and so do we.
         for i in st.set.scan_order(nfds as usize) {
-            if ready == 0 {
-                break;
-            }
             let fd = i as RawFd;
             let (r, w) = (read.contains(fd), write.contains(fd));
             if !(r || w) {
@@ -142,7 +142,6 @@ impl Select {
                 st.set.truncated_at(i);
                 break;
             }
-            ready -= usize::from(r) + usize::from(w);
             // Skip fds unregistered while we waited; report under the current token.
             if let Some(&(token, interest)) = st.regs.get(fd) {
                 let mut f = 0;

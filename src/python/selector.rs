@@ -6,7 +6,7 @@ use super::errors;
 use super::mapping::SelectorMapping;
 use super::statics;
 use crate::{Backend, Events, FdMap, Interest, Selector, Token};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
@@ -47,6 +47,16 @@ pub(crate) struct Table {
     pub(crate) version: u64,
     /// The [`FORK_GENERATION`] the kernel object belongs to.
     fork_generation: u64,
+}
+
+/// An error of `select`: a kernel error mapped as the stdlib's `select` module would
+/// raise it, or a signal handler's exception.
+struct SelectError(PyErr);
+
+impl From<std::io::Error> for SelectError {
+    fn from(e: std::io::Error) -> SelectError {
+        SelectError(errors::os_error(e))
+    }
 }
 
 /// Reusable buffers for `select`, taken by one call at a time (concurrent calls allocate).
@@ -191,16 +201,26 @@ impl BaseSelectorImpl {
         }
     }
 
+    /// [`resolve`](Self::resolve) for callers that look a registration up: a `KeyError`
+    /// escaping `fileno()` means "not registered" to them, as in the stdlib, where these
+    /// lookups sit inside `try: ... except KeyError`. `None`: not registered.
+    fn resolve_registered(&self, fileobj: &Bound<'_, PyAny>) -> PyResult<Option<i32>> {
+        match self.resolve(fileobj) {
+            Ok(fd) => Ok(fd.num),
+            Err(e) if e.is_instance_of::<PyKeyError>(fileobj.py()) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The key registered for `fileobj`, if any (errors of the fd lookup propagate).
     pub(crate) fn lookup<'py>(
         &self,
         fileobj: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let py = fileobj.py();
-        let fd = self.resolve(fileobj)?;
-        let key = fd
-            .num
-            .and_then(|n| self.lock().slots.get(n).map(|s| s.key.clone_ref(py)));
+        let key = self
+            .resolve_registered(fileobj)?
+            .and_then(|n| self.key_at(py, n));
         Ok(key.map(|k| k.into_bound(py)))
     }
 
@@ -312,8 +332,7 @@ impl BaseSelectorImpl {
     /// unregistered without error (a closed socket is found by identity).
     fn unregister<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
-        let fd = self.resolve(fileobj)?;
-        let removed = fd.num.and_then(|n| {
+        let removed = self.resolve_registered(fileobj)?.and_then(|n| {
             let mut table = self.lock();
             let slot = table.slots.remove(n)?;
             table.version += 1;
@@ -342,11 +361,11 @@ impl BaseSelectorImpl {
         data: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
-        let fd = self.resolve(fileobj)?;
+        let num = self.resolve_registered(fileobj)?;
         let none = py.None().into_bound(py);
         let data = data.unwrap_or(&none);
         loop {
-            let Some((n, old)) = fd.num.and_then(|n| self.key_at(py, n).map(|k| (n, k))) else {
+            let Some((n, old)) = num.and_then(|n| self.key_at(py, n).map(|k| (n, k))) else {
                 return Err(errors::not_registered(fileobj));
             };
             let old = old.into_bound(py);
@@ -365,6 +384,7 @@ impl BaseSelectorImpl {
             }
             let new_key = if reinsert {
                 // The stdlib's unregister() + register(): a fresh key for the new object.
+                let fd = self.resolve(fileobj)?;
                 statics::new_key(py, fileobj, &fd.obj, events, data)?
             } else if self.modify_reinserts() {
                 // key._replace(data=data)
@@ -427,10 +447,10 @@ impl BaseSelectorImpl {
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let timeout = convert::timeout(self.backend, timeout)?;
-        let (core, capacity) = {
+        let core = {
             let table = self.lock();
             match table.core.as_ref() {
-                Some(core) => (core.clone(), table.slots.len().max(1)),
+                Some(core) => core.clone(),
                 None => {
                     drop(table);
                     return Err(errors::kernel_object_closed(self.backend));
@@ -438,18 +458,25 @@ impl BaseSelectorImpl {
             }
         };
         let mut buffers = self.take_buffers();
-        buffers.events.set_capacity(capacity);
+        // No cap beyond the kernel's own count: epoll then also returns events of stale
+        // registrations (a dup'ed fd closed without unregister), which are dropped below,
+        // instead of letting them crowd out live ones.
+        buffers.events.set_capacity(usize::MAX);
         let waited = if timeout == Some(Duration::ZERO) {
             // Cannot block: keep the GIL.
-            core.select_retry(&mut buffers.events, timeout, || py.check_signals())
+            core.select_retry(&mut buffers.events, timeout, || {
+                py.check_signals().map_err(SelectError)
+            })
         } else {
             let events = &mut buffers.events;
             py.detach(|| {
-                core.select_retry(events, timeout, || Python::attach(|py| py.check_signals()))
+                core.select_retry(events, timeout, || {
+                    Python::attach(|py| py.check_signals()).map_err(SelectError)
+                })
             })
         };
         drop(core);
-        if let Err(e) = waited {
+        if let Err(SelectError(e)) = waited {
             self.return_buffers(buffers);
             return Err(e);
         }
@@ -532,8 +559,10 @@ impl BaseSelectorImpl {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) {
-        self.close();
+    fn __exit__(slf: &Bound<'_, Self>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        // Through Python, as the stdlib's `self.close()`: a subclass may override close().
+        slf.call_method0(pyo3::intern!(slf.py(), "close"))?;
+        Ok(())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
