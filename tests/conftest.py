@@ -6,7 +6,6 @@ the default target is ``rselectors`` and an import failure fails the run.
 ``soak`` tests run only when selected with ``-m soak``.
 """
 
-import selectors as stdlib
 
 import pytest
 from _support import (
@@ -20,8 +19,6 @@ from _support import (
 from _support import (
     socketpair as _socketpair,
 )
-
-selectors_stdlib = stdlib
 
 
 def pytest_report_header(config):

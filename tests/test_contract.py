@@ -3,6 +3,7 @@ exist here, DefaultSelector, Python subclasses and mocking of instances."""
 
 import collections.abc
 import copy
+import gc
 import pickle
 import unittest.mock
 import weakref
@@ -103,8 +104,6 @@ def test_weakref(selector_class):
     assert ref() is s
     s.close()
     del s
-    import gc
-
     gc.collect()
     assert ref() is None
 
