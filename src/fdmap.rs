@@ -42,6 +42,9 @@ struct Entry<T> {
 pub struct FdMap<T> {
     dense: Vec<Option<Entry<T>>>,
     sparse: HashMap<u32, Entry<T>>,
+    /// No sparse key is below this (a lower bound: removals do not raise it), so growing
+    /// the dense array only scans `sparse` when it may cover one of its keys.
+    sparse_floor: u32,
     head: u32,
     tail: u32,
     len: usize,
@@ -64,6 +67,7 @@ impl<T> FdMap<T> {
         FdMap {
             dense: Vec::new(),
             sparse: HashMap::new(),
+            sparse_floor: NIL,
             head: NIL,
             tail: NIL,
             len: 0,
@@ -179,6 +183,7 @@ impl<T> FdMap<T> {
             Some(slot) => *slot = Some(entry),
             None => {
                 self.sparse.insert(key, entry);
+                self.sparse_floor = self.sparse_floor.min(key);
             }
         }
         if self.tail == NIL {
@@ -192,11 +197,12 @@ impl<T> FdMap<T> {
         None
     }
 
-    /// Grows the dense array to cover `idx`, moving sparse entries it now covers.
+    /// Grows the dense array to cover exactly `idx` (the `Vec` amortises its capacity, and
+    /// capacity never written is never resident), moving sparse entries it now covers.
     fn grow_dense(&mut self, idx: usize) {
-        let new_len = (idx + 1).next_power_of_two().max(64);
+        let new_len = idx + 1;
         self.dense.resize_with(new_len, || None);
-        if !self.sparse.is_empty() {
+        if (self.sparse_floor as usize) < new_len {
             let moved: Vec<u32> = self
                 .sparse
                 .keys()
@@ -207,6 +213,7 @@ impl<T> FdMap<T> {
                 let entry = self.sparse.remove(&k);
                 self.dense[k as usize] = entry;
             }
+            self.sparse_floor = self.sparse.keys().copied().min().unwrap_or(NIL);
         }
     }
 
@@ -295,6 +302,7 @@ impl<T> FdMap<T> {
         let mut cursor = self.head;
         let mut dense = std::mem::take(&mut self.dense);
         let mut sparse = std::mem::take(&mut self.sparse);
+        self.sparse_floor = NIL;
         while cursor != NIL {
             let entry = match dense.get_mut(cursor as usize) {
                 Some(slot) => slot.take(),

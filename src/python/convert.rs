@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueEr
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyFloat, PyInt, PyModule};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyModule, PyString};
 use std::ffi::CString;
 use std::time::Duration;
 
@@ -91,8 +91,17 @@ pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
     Ok(u8::from(read) | (u8::from(write) << 1))
 }
 
-/// Whether `a != b` in Python, with a fast path for two exact ints.
+/// Whether `a != b` in Python, with fast paths for two exact ints and for one object of a
+/// builtin type whose `!=` is plain inequality (so `x != x` is False without asking).
 pub(crate) fn differs(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if a.is(b)
+        && (a.is_none()
+            || a.is_exact_instance_of::<PyInt>()
+            || a.is_exact_instance_of::<PyString>()
+            || a.is_exact_instance_of::<PyBool>())
+    {
+        return Ok(false);
+    }
     if a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>() {
         if let (Ok(x), Ok(y)) = (a.extract::<i64>(), b.extract::<i64>()) {
             return Ok(x != y);

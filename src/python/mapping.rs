@@ -1,11 +1,11 @@
 //! `get_map()`'s live, read-only `Mapping` view of a selector's keys.
 
 use super::errors;
-use super::selector::BaseSelectorImpl;
+use super::selector::Inner;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyTuple};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// Mapping of file objects to selector keys (registered as a `collections.abc.Mapping`).
@@ -15,11 +15,11 @@ use std::sync::Mutex;
 /// is closed.
 #[pyclass(frozen, mapping, module = "rselectors", name = "_SelectorMapping")]
 pub struct SelectorMapping {
-    sel: Py<BaseSelectorImpl>,
+    sel: Arc<Inner>,
 }
 
 impl SelectorMapping {
-    pub(crate) fn new(sel: Py<BaseSelectorImpl>) -> SelectorMapping {
+    pub(crate) fn new(sel: Arc<Inner>) -> SelectorMapping {
         SelectorMapping { sel }
     }
 }
@@ -34,12 +34,11 @@ fn abc_view<'py>(slf: &Bound<'py, SelectorMapping>, name: &str) -> PyResult<Boun
 #[pymethods]
 impl SelectorMapping {
     fn __len__(&self) -> usize {
-        self.sel.get().lock().slots.len()
+        self.sel.lock().slots.len()
     }
 
     fn __getitem__<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         self.sel
-            .get()
             .lookup(fileobj)?
             .ok_or_else(|| errors::not_registered(fileobj))
     }
@@ -52,20 +51,20 @@ impl SelectorMapping {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = fileobj.py();
-        Ok(match self.sel.get().lookup(fileobj)? {
+        Ok(match self.sel.lookup(fileobj)? {
             Some(key) => key.into_any(),
             None => default.unwrap_or_else(|| py.None().into_bound(py)),
         })
     }
 
     fn __contains__(&self, fileobj: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.sel.get().lookup(fileobj)?.is_some())
+        Ok(self.sel.lookup(fileobj)?.is_some())
     }
 
-    fn __iter__(&self, py: Python<'_>) -> SelectorMappingIterator {
-        let table = self.sel.get().lock();
+    fn __iter__(&self) -> SelectorMappingIterator {
+        let table = self.sel.lock();
         SelectorMappingIterator {
-            sel: self.sel.clone_ref(py),
+            sel: self.sel.clone(),
             state: Mutex::new(Cursor {
                 next: table.slots.first(),
                 version: table.version,
@@ -105,10 +104,6 @@ impl SelectorMapping {
             .into_any()
             .unbind())
     }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.sel)
-    }
 }
 
 struct Cursor {
@@ -121,7 +116,7 @@ struct Cursor {
 /// selector's fds change during iteration.
 #[pyclass(frozen, module = "rselectors", name = "_SelectorMappingIterator")]
 pub struct SelectorMappingIterator {
-    sel: Py<BaseSelectorImpl>,
+    sel: Arc<Inner>,
     state: Mutex<Cursor>,
 }
 
@@ -133,7 +128,7 @@ impl SelectorMappingIterator {
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let mut cursor = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let table = self.sel.get().lock();
+        let table = self.sel.lock();
         if table.version != cursor.version {
             let message = if table.slots.len() != cursor.len {
                 "dictionary changed size during iteration"
@@ -152,9 +147,5 @@ impl SelectorMappingIterator {
             .map(|slot| slot.key.bind(py).get_borrowed_item(1).map(|o| o.to_owned()));
         drop(table);
         fd_obj.transpose()
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.sel)
     }
 }

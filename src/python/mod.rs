@@ -31,7 +31,9 @@ pub use selector::{BaseSelectorImpl, PollSelector, SelectSelector};
 ///
 /// Adds `EVENT_READ`, `EVENT_WRITE`, the selector classes available on this platform
 /// (`EpollSelector`, `PollSelector`, `SelectSelector`, and `KqueueSelector` or
-/// `DevpollSelector` where they exist), their native base and the mapping view class.
+/// `DevpollSelector` where they exist), their native base and the mapping view class, and
+/// registers (once per process) the fork hook that gives a forked child its own kernel
+/// objects.
 ///
 /// # Examples
 ///
@@ -49,7 +51,25 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     selector::add_classes(m)?;
     m.add_class::<SelectorMapping>()?;
     m.add_class::<SelectorMappingIterator>()?;
-    Ok(())
+    register_fork_hook(m)
+}
+
+/// Registers, once per process, the `os.register_at_fork` hook through which a forked child
+/// gives each selector its own kernel object (see `BaseSelectorImpl::lock`).
+fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    static REGISTERED: pyo3::sync::PyOnceLock<()> = pyo3::sync::PyOnceLock::new();
+    let py = m.py();
+    REGISTERED
+        .get_or_try_init(py, || {
+            let hook = wrap_pyfunction!(selector::_after_fork_in_child, m)?;
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("after_in_child", hook)?;
+            py.import("os")?
+                .getattr("register_at_fork")?
+                .call((), Some(&kwargs))?;
+            Ok::<(), PyErr>(())
+        })
+        .map(|_| ())
 }
 
 /// The extension module `rselectors._rselectors`.
@@ -57,15 +77,5 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn _rselectors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(info::_features, m)?)?;
-    add_to_module(m)?;
-    // A forked child must get its own kernel objects (see `BaseSelectorImpl::lock`).
-    m.add_function(wrap_pyfunction!(selector::_after_fork_in_child, m)?)?;
-    let after_fork = m.getattr("_after_fork_in_child")?;
-    let kwargs = pyo3::types::PyDict::new(m.py());
-    kwargs.set_item("after_in_child", after_fork)?;
-    m.py()
-        .import("os")?
-        .getattr("register_at_fork")?
-        .call((), Some(&kwargs))?;
-    Ok(())
+    add_to_module(m)
 }

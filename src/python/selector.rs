@@ -12,8 +12,8 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use pyo3::PyClassInitializer;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// One registration: its `SelectorKey`, the event bits it waits for, and the generation that
@@ -47,6 +47,10 @@ pub(crate) struct Table {
     pub(crate) version: u64,
     /// The [`FORK_GENERATION`] the kernel object belongs to.
     fork_generation: u64,
+    /// The next registration's generation (see [`token`]).
+    next_gen: u32,
+    /// A reusable event buffer for `select` (a concurrent select allocates its own).
+    events: Option<Events>,
 }
 
 /// An error of `select`: a kernel error mapped as the stdlib's `select` module would
@@ -59,10 +63,41 @@ impl From<std::io::Error> for SelectError {
     }
 }
 
-/// Reusable buffers for `select`, taken by one call at a time (concurrent calls allocate).
-struct SelectBuffers {
-    events: Events,
-    ready: Vec<(Py<PyAny>, u8)>,
+thread_local! {
+    /// The ready keys of a `select` between the table lookup and building the result list;
+    /// taken out while in use, so a re-entrant select on this thread simply allocates.
+    static READY: std::cell::Cell<Vec<(Py<PyAny>, u8)>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An event buffer for `select`. Its capacity is unbounded (memory grows with what the
+/// kernel returns): epoll then also returns events of stale registrations (a dup'ed fd
+/// closed without unregister), which are dropped, instead of letting them crowd out live ones.
+fn new_events() -> Events {
+    let mut events = Events::with_capacity(1);
+    events.set_capacity(usize::MAX);
+    events
+}
+
+/// Appends `(key, events)` for each event of a live registration: an fd still registered,
+/// under the same generation, with the stdlib's READ/WRITE translation masked by its events
+/// (and not empty).
+fn collect_ready(
+    py: Python<'_>,
+    slots: &FdMap<Slot>,
+    events: &Events,
+    ready: &mut Vec<(Py<PyAny>, u8)>,
+) {
+    for event in events.iter() {
+        let (fd, gen) = untoken(event.token());
+        if let Some(slot) = slots.get(fd) {
+            let mask = event.selectors_mask() & slot.mask;
+            // A mask of 0 only arises when another thread modified the registration after
+            // the kernel reported it: relative to the new events nothing is ready.
+            if mask != 0 && gen.is_none_or(|g| g == slot.gen) {
+                ready.push((slot.key.clone_ref(py).into_any(), mask));
+            }
+        }
+    }
 }
 
 /// The kernel token of a registration: the fd in the low 32 bits and, on 64-bit targets, a
@@ -100,30 +135,46 @@ fn untoken(t: Token) -> (i32, Option<u32>) {
     name = "_BaseSelectorImpl"
 )]
 pub struct BaseSelectorImpl {
+    inner: Arc<Inner>,
+    /// The `get_map()` view, created on first use. It shares `inner`, not this object, so
+    /// caching it makes no reference cycle.
+    map: OnceLock<Py<SelectorMapping>>,
+}
+
+/// A selector's state, shared by the selector object and its `get_map()` view.
+pub(crate) struct Inner {
     backend: Backend,
     table: Mutex<Table>,
     closed: AtomicBool,
-    buffers: Mutex<Option<SelectBuffers>>,
-    next_gen: AtomicU32,
 }
 
 impl BaseSelectorImpl {
+    /// The native selector, or the closed-selector error (for Rust code sharing it).
+    pub(crate) fn open_core(&self) -> PyResult<Arc<Selector>> {
+        self.inner.open_core()
+    }
+
     fn new(backend: Backend) -> PyResult<BaseSelectorImpl> {
         let core = Selector::with_backend(backend).map_err(errors::os_error)?;
         Ok(BaseSelectorImpl {
-            backend,
-            table: Mutex::new(Table {
-                slots: FdMap::new(),
-                core: Some(Arc::new(core)),
-                version: 0,
-                fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
+            inner: Arc::new(Inner {
+                backend,
+                table: Mutex::new(Table {
+                    slots: FdMap::new(),
+                    core: Some(Arc::new(core)),
+                    version: 0,
+                    fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
+                    next_gen: 0,
+                    events: None,
+                }),
+                closed: AtomicBool::new(false),
             }),
-            closed: AtomicBool::new(false),
-            buffers: Mutex::new(None),
-            next_gen: AtomicU32::new(0),
+            map: OnceLock::new(),
         })
     }
+}
 
+impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
         // The table is consistent between statements, so a poisoned lock is still usable.
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
@@ -229,10 +280,6 @@ impl BaseSelectorImpl {
         self.lock().slots.get(n).map(|s| s.key.clone_ref(py))
     }
 
-    fn new_gen(&self) -> u32 {
-        self.next_gen.fetch_add(1, Ordering::Relaxed)
-    }
-
     /// Adds a key for `fd`: kernel registration and table entry under one lock.
     fn insert<'py>(
         &self,
@@ -253,7 +300,7 @@ impl BaseSelectorImpl {
             drop(table);
             return Err(errors::kernel_object_closed(self.backend));
         };
-        let gen = self.new_gen();
+        let gen = table.next_gen;
         if let Err(e) = core.register(n, token(n, gen), interest) {
             drop(table);
             return Err(errors::os_error(e));
@@ -266,9 +313,77 @@ impl BaseSelectorImpl {
                 gen,
             },
         );
+        table.next_gen = gen.wrapping_add(1);
         table.version += 1;
         drop(table);
         Ok(key)
+    }
+
+    /// `select(0)`: cannot block, so the GIL stays held and one lock covers the kernel call
+    /// and the key lookups.
+    fn select_now(&self, py: Python<'_>, ready: &mut Vec<(Py<PyAny>, u8)>) -> PyResult<()> {
+        let mut table = self.lock();
+        let Table {
+            core,
+            events,
+            slots,
+            ..
+        } = &mut *table;
+        let Some(core) = core.as_ref() else {
+            drop(table);
+            return Err(errors::kernel_object_closed(self.backend));
+        };
+        let events = events.get_or_insert_with(new_events);
+        match core.select(events, Some(Duration::ZERO)) {
+            Ok(()) => {
+                collect_ready(py, slots, events, ready);
+                Ok(())
+            }
+            // A zero-timeout wait does not sleep, so this is all but impossible; if it
+            // happens, run the handlers (without the lock) and report nothing, as the stdlib
+            // does when the deadline has passed.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                drop(table);
+                py.check_signals()
+            }
+            Err(e) => {
+                drop(table);
+                Err(errors::os_error(e))
+            }
+        }
+    }
+
+    /// A select that may block: the GIL is released for the wait, signal handlers run on
+    /// EINTR and the wait resumes with the remaining time (PEP 475).
+    fn select_blocking(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        ready: &mut Vec<(Py<PyAny>, u8)>,
+    ) -> PyResult<()> {
+        let (core, mut events) = {
+            let mut table = self.lock();
+            match table.core.clone() {
+                Some(core) => (core, table.events.take().unwrap_or_else(new_events)),
+                None => {
+                    drop(table);
+                    return Err(errors::kernel_object_closed(self.backend));
+                }
+            }
+        };
+        let waited = py.detach(|| {
+            core.select_retry(&mut events, timeout, || {
+                Python::attach(|py| py.check_signals()).map_err(SelectError)
+            })
+        });
+        drop(core);
+        let mut table = self.lock();
+        if waited.is_ok() {
+            collect_ready(py, &table.slots, &events, ready);
+        }
+        table.events = Some(events);
+        drop(table);
+        waited.map_err(|SelectError(e)| e)
     }
 
     /// The kernel object's fd, for `fileno()`.
@@ -282,23 +397,6 @@ impl BaseSelectorImpl {
             Some(fd) => Ok(fd),
             None => Err(errors::kernel_object_closed(self.backend)),
         }
-    }
-
-    fn take_buffers(&self) -> SelectBuffers {
-        let cached = self
-            .buffers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        cached.unwrap_or_else(|| SelectBuffers {
-            events: Events::with_capacity(1),
-            ready: Vec::new(),
-        })
-    }
-
-    fn return_buffers(&self, buffers: SelectBuffers) {
-        debug_assert!(buffers.ready.is_empty());
-        *self.buffers.lock().unwrap_or_else(|e| e.into_inner()) = Some(buffers);
     }
 }
 
@@ -319,11 +417,11 @@ impl BaseSelectorImpl {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
         let mask = convert::event_mask(events)?;
-        let fd = self.resolve(fileobj)?;
+        let fd = self.inner.resolve(fileobj)?;
         let none = py.None().into_bound(py);
         let data = data.unwrap_or(&none);
         let key = statics::new_key(py, fileobj, &fd.obj, events, data)?;
-        self.insert(fileobj, &fd, key, mask)
+        self.inner.insert(fileobj, &fd, key, mask)
     }
 
     /// Unregister a file object; returns its SelectorKey.
@@ -332,8 +430,8 @@ impl BaseSelectorImpl {
     /// unregistered without error (a closed socket is found by identity).
     fn unregister<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
-        let removed = self.resolve_registered(fileobj)?.and_then(|n| {
-            let mut table = self.lock();
+        let removed = self.inner.resolve_registered(fileobj)?.and_then(|n| {
+            let mut table = self.inner.lock();
             let slot = table.slots.remove(n)?;
             table.version += 1;
             if let Some(core) = table.core.as_ref() {
@@ -361,11 +459,11 @@ impl BaseSelectorImpl {
         data: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
-        let num = self.resolve_registered(fileobj)?;
+        let num = self.inner.resolve_registered(fileobj)?;
         let none = py.None().into_bound(py);
         let data = data.unwrap_or(&none);
         loop {
-            let Some((n, old)) = num.and_then(|n| self.key_at(py, n).map(|k| (n, k))) else {
+            let Some((n, old)) = num.and_then(|n| self.inner.key_at(py, n).map(|k| (n, k))) else {
                 return Err(errors::not_registered(fileobj));
             };
             let old = old.into_bound(py);
@@ -376,7 +474,7 @@ impl BaseSelectorImpl {
             } else {
                 None
             };
-            let reinsert = events_changed && self.modify_reinserts();
+            let reinsert = events_changed && self.inner.modify_reinserts();
             // The stdlib's re-inserting modify never compares data; the in-place one always does.
             let changed = reinsert || convert::differs(data, &old.get_item(3)?)? || events_changed;
             if !changed {
@@ -384,9 +482,9 @@ impl BaseSelectorImpl {
             }
             let new_key = if reinsert {
                 // The stdlib's unregister() + register(): a fresh key for the new object.
-                let fd = self.resolve(fileobj)?;
+                let fd = self.inner.resolve(fileobj)?;
                 statics::new_key(py, fileobj, &fd.obj, events, data)?
-            } else if self.modify_reinserts() {
+            } else if self.inner.modify_reinserts() {
                 // key._replace(data=data)
                 statics::new_key(py, &old.get_item(0)?, &old.get_item(1)?, &old_events, data)?
             } else {
@@ -394,7 +492,7 @@ impl BaseSelectorImpl {
                 statics::new_key(py, &old.get_item(0)?, &old.get_item(1)?, events, data)?
             };
 
-            let mut table = self.lock();
+            let mut table = self.inner.lock();
             let Some(slot) = table.slots.get(n) else {
                 continue; // unregistered meanwhile: report KeyError on the next turn
             };
@@ -446,63 +544,24 @@ impl BaseSelectorImpl {
         py: Python<'py>,
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let timeout = convert::timeout(self.backend, timeout)?;
-        let core = {
-            let table = self.lock();
-            match table.core.as_ref() {
-                Some(core) => core.clone(),
-                None => {
-                    drop(table);
-                    return Err(errors::kernel_object_closed(self.backend));
-                }
-            }
-        };
-        let mut buffers = self.take_buffers();
-        // No cap beyond the kernel's own count: epoll then also returns events of stale
-        // registrations (a dup'ed fd closed without unregister), which are dropped below,
-        // instead of letting them crowd out live ones.
-        buffers.events.set_capacity(usize::MAX);
+        let timeout = convert::timeout(self.inner.backend, timeout)?;
+        let mut ready = READY.take();
         let waited = if timeout == Some(Duration::ZERO) {
-            // Cannot block: keep the GIL.
-            core.select_retry(&mut buffers.events, timeout, || {
-                py.check_signals().map_err(SelectError)
-            })
+            self.inner.select_now(py, &mut ready)
         } else {
-            let events = &mut buffers.events;
-            py.detach(|| {
-                core.select_retry(events, timeout, || {
-                    Python::attach(|py| py.check_signals()).map_err(SelectError)
-                })
-            })
+            self.inner.select_blocking(py, timeout, &mut ready)
         };
-        drop(core);
-        if let Err(SelectError(e)) = waited {
-            self.return_buffers(buffers);
-            return Err(e);
-        }
-        {
-            let table = self.lock();
-            for event in buffers.events.iter() {
-                let (fd, gen) = untoken(event.token());
-                if let Some(slot) = table.slots.get(fd) {
-                    if gen.is_none_or(|g| g == slot.gen) {
-                        let mask = event.selectors_mask() & slot.mask;
-                        buffers
-                            .ready
-                            .push((slot.key.clone_ref(py).into_any(), mask));
-                    }
-                }
-            }
-        }
-        let ints = statics::event_ints(py)?;
-        let list = PyList::new(
-            py,
-            buffers
-                .ready
-                .drain(..)
-                .map(|(key, mask)| (key, ints[usize::from(mask)].clone_ref(py))),
-        );
-        self.return_buffers(buffers);
+        let list = waited.and_then(|()| {
+            let ints = statics::event_ints(py)?;
+            PyList::new(
+                py,
+                ready
+                    .drain(..)
+                    .map(|(key, mask)| (key, ints[usize::from(mask)].clone_ref(py))),
+            )
+        });
+        ready.clear();
+        READY.set(ready);
         list
     }
 
@@ -511,8 +570,8 @@ impl BaseSelectorImpl {
     /// A select() blocked in another thread returns promptly. Closing twice is harmless.
     fn close(&self) {
         let (core, slots) = {
-            let mut table = self.lock();
-            self.closed.store(true, Ordering::Release);
+            let mut table = self.inner.lock();
+            self.inner.closed.store(true, Ordering::Release);
             table.version += 1;
             (table.core.take(), table.slots.drain())
         };
@@ -526,21 +585,29 @@ impl BaseSelectorImpl {
     ///
     /// Raises KeyError if it is not registered, RuntimeError if the selector is closed.
     fn get_key<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.inner.closed.load(Ordering::Acquire) {
             return Err(errors::selector_closed());
         }
-        self.lookup(fileobj)?
+        self.inner
+            .lookup(fileobj)?
             .ok_or_else(|| errors::not_registered(fileobj))
     }
 
     /// Return a read-only mapping of file objects to SelectorKeys (None once closed).
     ///
     /// The mapping is a live view: it iterates registered fds in registration order.
-    fn get_map(slf: &Bound<'_, Self>) -> PyResult<Option<Py<SelectorMapping>>> {
-        if slf.get().closed.load(Ordering::Acquire) {
+    fn get_map(&self, py: Python<'_>) -> PyResult<Option<Py<SelectorMapping>>> {
+        if self.inner.closed.load(Ordering::Acquire) {
             return Ok(None);
         }
-        Py::new(slf.py(), SelectorMapping::new(slf.clone().unbind())).map(Some)
+        if let Some(map) = self.map.get() {
+            return Ok(Some(map.clone_ref(py)));
+        }
+        // Not `get_or_init`: creating the object may run Python code (GC), and another
+        // thread blocked inside `get_or_init` would then hold the GIL forever.
+        let fresh = Py::new(py, SelectorMapping::new(self.inner.clone()))?;
+        let _ = self.map.set(fresh);
+        Ok(self.map.get().map(|m| m.clone_ref(py)))
     }
 
     /// Make a select() blocked in another thread (or the next select()) return promptly.
@@ -548,7 +615,7 @@ impl BaseSelectorImpl {
     /// Thread-safe and cheap; calls made before a select() consumes them are coalesced into
     /// one wake-up. Does nothing once the selector is closed. (rselectors extension.)
     fn wakeup(&self) -> PyResult<()> {
-        let Some(core) = self.core() else {
+        let Some(core) = self.inner.core() else {
             return Ok(());
         };
         core.wake().map_err(errors::os_error)
@@ -567,17 +634,17 @@ impl BaseSelectorImpl {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // If another thread holds the lock, skip: under-reporting only delays collection.
-        if let Ok(table) = self.table.try_lock() {
+        if let Ok(table) = self.inner.table.try_lock() {
             for (_, slot) in table.slots.iter() {
                 visit.call(&slot.key)?;
             }
         }
-        Ok(())
+        visit.call(self.map.get())
     }
 
     fn __clear__(&self) {
         let slots = {
-            let mut table = self.lock();
+            let mut table = self.inner.lock();
             table.version += 1;
             table.slots.drain()
         };
@@ -633,7 +700,7 @@ macro_rules! selector_class {
             $(
             /// Return the file descriptor of the underlying kernel object.
             fn $fileno(slf: &Bound<'_, Self>) -> PyResult<i32> {
-                slf.as_super().get().kernel_fd()
+                slf.as_super().get().inner.kernel_fd()
             }
             )?
         }
