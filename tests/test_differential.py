@@ -476,8 +476,8 @@ def _machine_test(kind, max_examples, steps):
     return machine
 
 
-DEFAULT_EXAMPLES = 40
-DEFAULT_STEPS = 30
+DEFAULT_EXAMPLES = 150
+DEFAULT_STEPS = 50
 
 
 @pytest.mark.timeout(300)
@@ -495,5 +495,5 @@ def test_differential(kind):
 def test_differential_soak(kind):
     from hypothesis.stateful import run_state_machine_as_test
 
-    machine = _machine_test(kind, 2000, 100)
+    machine = _machine_test(kind, 5000, 100)
     run_state_machine_as_test(machine, settings=machine.TestCase.settings)
