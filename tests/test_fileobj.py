@@ -64,6 +64,21 @@ def test_bool_is_an_fd(sel, std_sel, value):
         assert ours == theirs
 
 
+@pytest.mark.parametrize("value", [True, False], ids=["True", "False"])
+def test_fileno_returning_bool(sel, std_sel, value):
+    """int(fileobj.fileno()) turns a bool into a plain int fd (compare with the stdlib:
+    what fds 0/1 are depends on how the tests run)."""
+    obj = FilenoObj(value)
+    ours = outcome(sel.register, obj, EVENT_WRITE)
+    theirs = outcome(std_sel.register, obj, EVENT_WRITE)
+    if theirs[0] == "ok":
+        assert ours[0] == "ok", ours
+        assert key_tuple(ours[1]) == key_tuple(theirs[1])
+        assert type(ours[1].fd) is int
+    else:
+        assert ours == theirs
+
+
 def test_fileno_returning_str_and_float(sel, socketpair):
     rd, _wr = socketpair()
     for fileno in (str(rd.fileno()), rd.fileno() + 0.75):
