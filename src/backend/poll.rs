@@ -71,7 +71,71 @@ pub(crate) fn event_flags(revents: i16) -> u8 {
     f
 }
 
+impl State {
+    /// Appends events for the `ready` slots of a finished wait over `fds`/`tokens` (a copy
+    /// of the set, `current` if the set has not changed since it was made), in scan order.
+    fn collect(
+        &mut self,
+        fds: &[PollFd],
+        tokens: &[Token],
+        current: bool,
+        mut ready: usize,
+        events: &mut Events,
+    ) {
+        for i in self.set.scan_order(fds.len()) {
+            if ready == 0 {
+                break;
+            }
+            let (p, token) = (fds[i], tokens[i]);
+            if p.revents == 0 {
+                continue;
+            }
+            if events.is_full() {
+                self.set.truncated_at(i);
+                break;
+            }
+            ready -= 1;
+            let revents = if current {
+                p.revents
+            } else {
+                // The set changed while we waited: skip fds unregistered or registered
+                // again under another token, and mask with the current interest.
+                match self.index.get(p.fd).map(|&j| j as usize) {
+                    Some(j) if self.tokens[j] == token => {
+                        p.revents & (self.fds[j].events | POLLERR | POLLHUP | POLLNVAL)
+                    }
+                    _ => 0,
+                }
+            };
+            if revents != 0 {
+                events.push(Event::new(token, event_flags(revents)));
+            }
+        }
+    }
+}
+
 impl Poll {
+    /// A zero-timeout wait: it cannot block, so it polls the master set in place under the
+    /// lock (no copy, nothing for a concurrent change to invalidate).
+    fn wait_now(&self, events: &mut Events, notify: Option<&WakeState>) -> io::Result<bool> {
+        let mut st = self.lock();
+        if let Some(w) = notify {
+            st.fds.push(poll::pollfd(w.notify_fd().raw_fd(), POLLIN));
+        }
+        let result = poll::poll(&mut st.fds, Some(Duration::ZERO));
+        let woken = match notify {
+            Some(_) => st.fds.pop().is_some_and(|p| p.revents != 0),
+            None => false,
+        };
+        let ready = result? - usize::from(woken);
+        let fds = std::mem::take(&mut st.fds);
+        let tokens = std::mem::take(&mut st.tokens);
+        st.collect(&fds, &tokens, true, ready, events);
+        st.fds = fds;
+        st.tokens = tokens;
+        Ok(woken)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is plain data, consistent between statements: a panic elsewhere cannot
         // leave it half-edited, so a poisoned lock is still usable.
@@ -139,6 +203,9 @@ impl Driver for Poll {
         notify: Option<&WakeState>,
     ) -> io::Result<bool> {
         events.clear();
+        if timeout == Some(Duration::ZERO) {
+            return self.wait_now(events, notify);
+        }
         let mut buf = {
             let mut st = self.lock();
             let mut buf = st.spare.pop().unwrap_or(Buffer {
@@ -166,38 +233,9 @@ impl Driver for Poll {
         };
         let mut st = self.lock();
         st.set.leave(notify);
-        if let Ok(mut ready) = result {
-            ready -= usize::from(woken);
+        if let Ok(ready) = result {
             let current = buf.generation == st.set.generation;
-            for i in st.set.scan_order(buf.fds.len()) {
-                if ready == 0 {
-                    break;
-                }
-                let (p, token) = (buf.fds[i], buf.tokens[i]);
-                if p.revents == 0 {
-                    continue;
-                }
-                if events.is_full() {
-                    st.set.truncated_at(i);
-                    break;
-                }
-                ready -= 1;
-                let revents = if current {
-                    p.revents
-                } else {
-                    // The set changed while we waited: skip fds unregistered or registered
-                    // again under another token, and mask with the current interest.
-                    match st.index.get(p.fd).map(|&j| j as usize) {
-                        Some(j) if st.tokens[j] == token => {
-                            p.revents & (st.fds[j].events | POLLERR | POLLHUP | POLLNVAL)
-                        }
-                        _ => 0,
-                    }
-                };
-                if revents != 0 {
-                    events.push(Event::new(token, event_flags(revents)));
-                }
-            }
+            st.collect(&buf.fds, &buf.tokens, current, ready - usize::from(woken), events);
         }
         st.spare.push(buf);
         drop(st);

@@ -21,9 +21,10 @@ pub(crate) fn pollfd(fd: i32, events: i16) -> PollFd {
     }
 }
 
-/// Polls `fds`, returning how many have non-zero `revents`. Nanosecond timeouts through
-/// `ppoll` where the platform has it, otherwise whole milliseconds rounded up.
-/// `Interrupted` on EINTR.
+/// Polls `fds`, returning how many have non-zero `revents`. A timeout with a
+/// sub-millisecond part goes through `ppoll` (nanoseconds) where the platform has it; every
+/// other wait, and every wait elsewhere, through plain `poll` with whole milliseconds rounded
+/// up (`ppoll` costs more per call for the same wait). `Interrupted` on EINTR.
 pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
     #[cfg(any(
         target_os = "linux",
@@ -32,38 +33,24 @@ pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<
         target_os = "netbsd",
         target_os = "openbsd"
     ))]
-    {
-        let ts = timeout.map(|t| {
-            let (sec, nsec) = crate::timeout::timespec_parts(t);
-            libc::timespec {
-                tv_sec: sec as libc::time_t,
-                tv_nsec: nsec as _,
-            }
-        });
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `fds` is a valid slice of pollfd for the kernel to update, `ts_ptr` is null
-        // or points to a live local, a null sigmask leaves the mask unchanged.
+    if let Some(t) = timeout.filter(|t| t.subsec_nanos() % 1_000_000 != 0) {
+        let (sec, nsec) = crate::timeout::timespec_parts(t);
+        let ts = libc::timespec {
+            tv_sec: sec as libc::time_t,
+            tv_nsec: nsec as _,
+        };
+        // SAFETY: `fds` is a valid slice of pollfd for the kernel to update, `ts` is a live
+        // local, a null sigmask leaves the mask unchanged.
         let n = syscall!(ppoll(
             fds.as_mut_ptr(),
             fds.len() as libc::nfds_t,
-            ts_ptr,
+            &ts,
             std::ptr::null()
         ))?;
-        Ok(n as usize)
+        return Ok(n as usize);
     }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd"
-    )))]
-    {
-        let ms = crate::timeout::ceil_millis(timeout);
-        // SAFETY: `fds` is a valid slice of pollfd for the kernel to update.
-        let n = syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms))?;
-        Ok(n as usize)
-    }
+    let ms = crate::timeout::ceil_millis(timeout);
+    // SAFETY: `fds` is a valid slice of pollfd for the kernel to update.
+    let n = syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms))?;
+    Ok(n as usize)
 }
