@@ -31,11 +31,6 @@ impl Deadline {
 /// Milliseconds for `epoll_wait`, `poll` and `/dev/poll`: `-1` for no timeout, otherwise the
 /// timeout rounded up to a whole millisecond and clamped to `i32::MAX` (the caller's deadline
 /// loop waits again if a clamped wait ends early).
-// The BSDs with `ppoll` and without epoll or /dev/poll have no millisecond-timeout call.
-#[cfg_attr(
-    any(target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"),
-    allow(dead_code)
-)]
 pub(crate) fn ceil_millis(timeout: Option<Duration>) -> i32 {
     match timeout {
         None => -1,
