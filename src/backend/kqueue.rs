@@ -4,7 +4,7 @@
 //! carrying the token in `udata`. The kernel keeps the set; a user-space table
 //! (fd -> token, interest) gives modify its old interest to diff against, counts the
 //! registered filters (the size of the event buffer) and merges the read and write events of
-//! one fd into one [`Event`].
+//! one fd into one [`Event`](crate::Event).
 //!
 //! Everything above the `kevent` records is platform-neutral: [`Change`] and [`Ready`] are
 //! this module's own records and the functions over them compile and are unit-tested on every
