@@ -1,7 +1,7 @@
 //! Per-backend state and kernel <-> core translation.
 //!
-//! Every backend offers the same small surface (the [`Driver`] trait) so [`Selector`]
-//! (crate::Selector) never branches on the platform. Translation functions that do not
+//! Every backend offers the same small surface (the [`Driver`] trait) so
+//! [`Selector`](crate::Selector) never branches on the platform. Translation functions that do not
 //! need the kernel (kqueue's change records, /dev/poll's write protocol) compile and are
 //! unit-tested on every platform; only the syscall glue is `cfg`-gated.
 
