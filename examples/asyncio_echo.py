@@ -45,8 +45,7 @@ async def main(args):
     host, port = server.sockets[0].getsockname()[:2]
     loop = asyncio.get_running_loop()
     print(
-        f"serving on {host}:{port} with {type(loop).__name__} on "
-        f"{type(loop._selector).__name__}",
+        f"serving on {host}:{port} with {type(loop).__name__} on {type(loop._selector).__name__}",
         flush=True,
     )
     async with server:

@@ -30,7 +30,9 @@ if not IS_STDLIB:
     import rselectors
 
     LOOP_KINDS = ["new_event_loop"] + [
-        name for name in ("EpollSelector", "PollSelector", "SelectSelector") if hasattr(TARGET, name)
+        name
+        for name in ("EpollSelector", "PollSelector", "SelectSelector")
+        if hasattr(TARGET, name)
     ]
 else:  # pragma: no cover - everything is skipped
     LOOP_KINDS = []
@@ -479,7 +481,9 @@ def test_call_soon_threadsafe_wakes_an_idle_loop(run):
         waits = []
         for _ in range(20):
             fut = loop.create_future()
-            timer = threading.Timer(0.02, loop.call_soon_threadsafe, (fut.set_result, time.monotonic))
+            timer = threading.Timer(
+                0.02, loop.call_soon_threadsafe, (fut.set_result, time.monotonic)
+            )
             timer.start()
             t0 = time.monotonic()
             clock = await fut

@@ -1,0 +1,54 @@
+# The native extension module. Its selector classes are re-exported (and typed) by rselectors
+# itself: import them from there.
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, final
+
+from _typeshed import FileDescriptorLike
+
+from . import EVENT_READ as EVENT_READ
+from . import EVENT_WRITE as EVENT_WRITE
+from . import PollSelector as PollSelector
+from . import SelectorKey
+from . import SelectSelector as SelectSelector
+from . import _BaseSelectorImpl as _BaseSelectorImpl
+
+__all__ = [
+    "EVENT_READ",
+    "EVENT_WRITE",
+    "PollSelector",
+    "SelectSelector",
+    "_BaseSelectorImpl",
+    "_SelectorMapping",
+    "_SelectorMappingIterator",
+    "__version__",
+    "_features",
+]
+
+if sys.platform == "linux":
+    from . import EpollSelector as EpollSelector
+
+    __all__ += ["EpollSelector"]
+if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win32":
+    from . import DevpollSelector as DevpollSelector
+
+    __all__ += ["DevpollSelector"]
+if sys.platform != "win32" and sys.platform != "linux":
+    from . import KqueueSelector as KqueueSelector
+
+    __all__ += ["KqueueSelector"]
+
+__version__: str
+
+@final
+class _SelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
+    def __getitem__(self, fileobj: FileDescriptorLike, /) -> SelectorKey: ...
+    def __iter__(self) -> Iterator[FileDescriptorLike]: ...
+    def __len__(self) -> int: ...
+
+@final
+class _SelectorMappingIterator(Iterator[FileDescriptorLike]):
+    def __next__(self) -> FileDescriptorLike: ...
+
+def _features() -> dict[str, Any]:
+    """Build and kernel features, for ``python -m rselectors info``."""

@@ -1,0 +1,116 @@
+"""Typing: rselectors' stubs match typeshed's selectors signatures and the runtime.
+
+* ``mypy --strict examples/typed_usage.py`` passes (rselectors used as the stdlib module);
+* mypy reports misuse through the stubs (so they are really used, not ``Any``);
+* ``mypy.stubtest`` finds the stubs consistent with the runtime module.
+
+Skipped only when mypy is not installed (it is in the ``test`` extra).
+"""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from _support import IS_STDLIB
+
+pytestmark = [
+    pytest.mark.skipif(IS_STDLIB, reason="rselectors' stubs"),
+    pytest.mark.timeout(300),
+]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def mypy():
+    try:
+        import mypy  # noqa: F401
+    except ImportError:
+        pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")
+
+    def run(*args, cwd=ROOT):
+        return subprocess.run(
+            [sys.executable, "-m", "mypy", *args],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=cwd,
+            check=False,
+        )
+
+    return run
+
+
+def test_py_typed_is_shipped():
+    import rselectors
+
+    pkg = os.path.dirname(rselectors.__file__)
+    for name in ("py.typed", "__init__.pyi", "_asyncio.pyi", "_install.pyi", "_rselectors.pyi"):
+        assert os.path.exists(os.path.join(pkg, name)), name
+
+
+def test_mypy_strict_on_the_typed_example(mypy, tmp_path):
+    proc = mypy(
+        "--strict",
+        "--no-error-summary",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        os.path.join(ROOT, "examples", "typed_usage.py"),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_reports_misuse_through_the_stubs(mypy, tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        textwrap.dedent(
+            """
+            import rselectors as selectors
+
+            sel = selectors.DefaultSelector()
+            sel.register(3, "read")
+            n: str = sel.select()
+            sel.wakeup(1)
+            loop: int = selectors.new_event_loop()
+            reveal_type(sel.get_key(0).fd)
+            reveal_type(selectors.EVENT_WRITE)
+            """
+        )
+    )
+    proc = mypy("--strict", "--cache-dir", str(tmp_path / "cache"), str(bad), cwd=str(tmp_path))
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert 'Argument 2 to "register" of "_BaseSelectorImpl" has incompatible type "str"' in out
+    assert "list[tuple[" in out  # select()'s return type in the assignment error
+    assert 'Too many arguments for "wakeup"' in out
+    assert '"SelectorEventLoop"' in out
+    assert re.search(r'Revealed type is "(builtins\.)?int"', out), out
+    assert re.search(r'Revealed type is "Literal\[2\]', out), out
+
+
+def test_stubtest(mypy, tmp_path):
+    config = tmp_path / "mypy.ini"
+    # _bench optionally imports matplotlib, which need not be installed.
+    config.write_text("[mypy]\n[mypy-matplotlib.*]\nignore_missing_imports = True\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy.stubtest",
+            "rselectors",
+            "--mypy-config-file",
+            str(config),
+            "--allowlist",
+            os.path.join(ROOT, "tests", "stubtest_allowlist.txt"),
+            "--ignore-unused-allowlist",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=str(tmp_path),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
