@@ -106,6 +106,21 @@ def test_stdlib_selector_keeps_the_self_pipe():
         loop.close()
 
 
+def test_use_wakeup_false_keeps_the_self_pipe():
+    class SelfPipeLoop(rselectors.SelectorEventLoop):
+        use_wakeup = False
+
+    loop = SelfPipeLoop()
+    try:
+        assert "_write_to_self" not in vars(loop)
+        assert type(loop._selector) is rselectors.DefaultSelector
+        fut = loop.create_future()
+        threading.Timer(0.01, loop.call_soon_threadsafe, (fut.set_result, 1)).start()
+        assert loop.run_until_complete(asyncio.wait_for(fut, 10)) == 1
+    finally:
+        loop.close()
+
+
 async def _which_loop():
     await asyncio.sleep(0)
     loop = asyncio.get_running_loop()
@@ -123,6 +138,33 @@ def test_asyncio_runner_loop_factory():
     with asyncio.Runner(loop_factory=rselectors.new_event_loop) as runner:
         got = runner.run(_which_loop())
     assert got == (rselectors.SelectorEventLoop, rselectors.DefaultSelector)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.Runner is 3.11+")
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+def test_runner_ctrl_c_interrupts_an_idle_loop():
+    """asyncio.Runner's SIGINT handler wakes the loop with call_soon_threadsafe (-> wakeup())
+    from inside a signal handler; the main task is cancelled and KeyboardInterrupt raised."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT has a non-default handler here")
+    cancelled = []
+
+    async def forever():
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    t0 = time.monotonic()
+    with asyncio.Runner(loop_factory=rselectors.new_event_loop) as runner:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(forever())
+    assert cancelled == [True]
+    assert time.monotonic() - t0 < 30
 
 
 def test_event_loop_policy():
