@@ -476,7 +476,7 @@ def _machine_test(kind, max_examples, steps):
     return machine
 
 
-DEFAULT_EXAMPLES = 150
+DEFAULT_EXAMPLES = 300
 DEFAULT_STEPS = 50
 
 
