@@ -36,6 +36,7 @@ from _support import (
     EVENT_WRITE,
     IS_STDLIB,
     FilenoObj,
+    fixes_stdlib,
     kind,
     socketpair,
     stdlib_class,
@@ -460,7 +461,18 @@ def _ready_fds(sel):
     return sorted((key.fd, int(events)) for key, events in sel.select(0))
 
 
-@pytest.mark.parametrize("case", list(EVENTS_CASES))
+_BREAKS_STDLIB_SELECT = fixes_stdlib(
+    "modify() to events equal to key.events but not an int (1.0, Decimal(1), Fraction(1)): "
+    "the stdlib stores them in the key and its select() then raises TypeError on `&`; ours "
+    "masks with the registered bits"
+)
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=[_BREAKS_STDLIB_SELECT] if c in ("float_1.0", "Decimal", "Fraction")
+                 else [])
+    for c in EVENTS_CASES
+])
 def test_bad_events_modify(pair, world, selector_class, case):
     """modify(): the same outcome as the stdlib for valid events; for invalid ones (events
     != key.events), the error register() gives and nothing changed (our fix on every
