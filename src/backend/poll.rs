@@ -235,7 +235,13 @@ impl Driver for Poll {
         st.set.leave(notify);
         if let Ok(ready) = result {
             let current = buf.generation == st.set.generation;
-            st.collect(&buf.fds, &buf.tokens, current, ready - usize::from(woken), events);
+            st.collect(
+                &buf.fds,
+                &buf.tokens,
+                current,
+                ready - usize::from(woken),
+                events,
+            );
         }
         st.spare.push(buf);
         drop(st);
