@@ -187,6 +187,24 @@ def test_modify_reinserting_does_not_compare_data(sel, socketpair):
 
 @pytest.mark.parametrize(
     "selector_class",
+    [p for p in class_params() if p.id in REINSERTING],
+)
+def test_modify_events_of_closed_socket_reinserting(sel, std_sel, socketpair):
+    """select/kqueue: modify with new events is unregister + register(fileobj); for a
+    closed registered socket that register() fails like the stdlib's (fileno() is -1)."""
+    rd, _wr = socketpair()
+    sel.register(rd, EVENT_READ)
+    std_sel.register(rd, EVENT_READ)
+    rd.close()
+    expected = raised(std_sel.modify, rd, EVENT_WRITE)
+    assert type(expected) is ValueError
+    assert expected.args == ("Invalid file descriptor: -1",)
+    exc = raised(sel.modify, rd, EVENT_WRITE)
+    assert type(exc) is ValueError and exc.args == expected.args
+
+
+@pytest.mark.parametrize(
+    "selector_class",
     class_params(
         fixes={
             name: "a poll-like modify whose `data != key.data` raises changes nothing "
