@@ -8,6 +8,7 @@ asserted never to end early).
 """
 
 import asyncio
+import json
 import os
 import selectors as stdlib_selectors
 import signal
@@ -708,3 +709,67 @@ def test_wakeup_benchmark_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "wakeup/selfpipe" in proc.stdout
     assert out.exists()
+
+
+# -- CPython's own asyncio tests on this loop class -----------------------------------------
+
+CPYTHON_ON_OUR_LOOP = """
+import json, sys, unittest
+import rselectors
+sys.modules["selectors"] = rselectors  # asyncio and the tests see rselectors as selectors
+import asyncio, asyncio.unix_events
+from rselectors import SelectorEventLoop as Ours
+# Every SelectorEventLoop asyncio or the tests create is ours (wakeup() wake-ups).
+for mod in (asyncio, asyncio.unix_events):
+    for name in ("SelectorEventLoop", "EventLoop"):  # EventLoop: the 3.13+ alias
+        if hasattr(mod, name):
+            setattr(mod, name, Ours)
+asyncio.unix_events._UnixDefaultEventLoopPolicy._loop_factory = Ours
+made = []
+_init = Ours.__init__
+def __init__(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    made.append("_write_to_self" in vars(self))
+Ours.__init__ = __init__
+suite = unittest.defaultTestLoader.loadTestsFromNames(sys.argv[1:])
+result = unittest.TextTestRunner(verbosity=0).run(suite)
+print("RESULT " + json.dumps({
+    "ran": result.testsRun, "problems": len(result.failures) + len(result.errors),
+    "loops": len(made), "wakeup_loops": sum(made),
+}))
+"""
+
+
+@pytest.mark.timeout(600)
+def test_cpython_asyncio_suite_on_our_loop():
+    """CPython's test_events, test_runners, test_unix_events, test_threads and test_subprocess
+    (about 550 tests, 16 s) with asyncio's SelectorEventLoop replaced by ours, so every loop
+    they build wakes up through wakeup(). (The whole test.test_asyncio passes the same way:
+    2370 tests, about 60 s.)"""
+    try:
+        import test.test_asyncio  # noqa: F401
+    except ImportError:
+        pytest.skip("this Python has no test.test_asyncio package")
+    modules = [
+        f"test.test_asyncio.{m}"
+        for m in (
+            "test_events",
+            "test_runners",
+            "test_unix_events",
+            "test_threads",
+            "test_subprocess",
+        )
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", CPYTHON_ON_OUR_LOOP, *modules],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-5000:]
+    result = json.loads(lines[-1][len("RESULT ") :])
+    assert result["problems"] == 0 and proc.returncode == 0, proc.stderr[-8000:]
+    assert result["ran"] > 300, result
+    assert result["loops"] > 100 and result["wakeup_loops"] == result["loops"], result
