@@ -24,6 +24,10 @@ SOAK_SCALE = float(os.environ.get("RSELECTORS_SOAK_SCALE", "1"))
 if not SOAK_SCALE > 0:
     raise ValueError(f"RSELECTORS_SOAK_SCALE must be > 0, not {SOAK_SCALE!r}")
 
+#: Set by scripts/memcheck: the module under test is an AddressSanitizer build, whose
+#: quarantine grows RSS by design (RSS bounds are skipped; everything else still runs).
+UNDER_MEMCHECK = os.environ.get("RSELECTORS_MEMCHECK") == "1"
+
 #: Figures collected by the reliability tests (ops run, signals sent...): printed at the end of
 #: the run by ``report`` (see test files) and written to $RSELECTORS_RELIABILITY_REPORT if set.
 FIGURES = []
