@@ -159,7 +159,9 @@ class FilenoObj:
 
     def fileno(self):
         if isinstance(self.value, BaseException):
-            raise self.value
+            # drop the previous traceback: re-raising one instance would otherwise grow
+            # its traceback (and keep every frame alive) on each call
+            raise self.value.with_traceback(None)
         if isinstance(self.value, type) and issubclass(self.value, BaseException):
             raise self.value("fileno() failed on purpose")
         return self.value

@@ -495,5 +495,5 @@ def test_differential(kind):
 def test_differential_soak(kind):
     from hypothesis.stateful import run_state_machine_as_test
 
-    machine = _machine_test(kind, 5000, 100)
+    machine = _machine_test(kind, 2000, 100)  # ~0.3 GB of hypothesis state per 1000
     run_state_machine_as_test(machine, settings=machine.TestCase.settings)
