@@ -447,6 +447,21 @@ impl Selector {
         self.wake_state()?.wake()
     }
 
+    /// Whether a wake-up is pending: [`wake`](Selector::wake) was called and no `select` has
+    /// consumed it yet, so another `wake` now would do nothing. A hint for callers that want
+    /// to skip work (Python's bindings keep the GIL for a coalesced `wakeup()`).
+    ///
+    /// ```
+    /// let selector = rselectors::Selector::new()?;
+    /// assert!(!selector.wake_pending());
+    /// selector.wake()?;
+    /// assert!(selector.wake_pending());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wake_pending(&self) -> bool {
+        self.wake.get().is_some_and(|w| w.is_pending())
+    }
+
     /// A cloneable [`Waker`] for this selector, to hand to other threads.
     ///
     /// ```

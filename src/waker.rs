@@ -34,6 +34,11 @@ impl WakeState {
         self.notify.notify()
     }
 
+    /// Whether a user wake-up is pending (a `wake` now would be coalesced).
+    pub(crate) fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// An internal nudge: a waiter re-reads the registration set and waits again.
     pub(crate) fn nudge(&self) -> io::Result<()> {
         self.notify.notify()

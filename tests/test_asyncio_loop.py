@@ -527,8 +527,9 @@ def test_call_soon_threadsafe_wakes_an_idle_loop(run):
             timer = threading.Timer(
                 0.02, loop.call_soon_threadsafe, (fut.set_result, time.monotonic)
             )
-            timer.start()
+            # t0 before start(): the new thread may hold the GIL for a while first.
             t0 = time.monotonic()
+            timer.start()
             clock = await fut
             waits.append(clock() - t0)
             timer.join()

@@ -26,6 +26,7 @@ from _support import (
     EVENT_BOTH,
     IS_STDLIB,
     POLL_LIKE,
+    REINSERTING,
     TARGET,
     FilenoObj,
     drain,
@@ -297,6 +298,14 @@ class DifferentialMachine(RuleBasedStateMachine):
                 compared = outcome(lambda: data != key.data)
                 if compared[0] == "raise":
                     self.only_ours(call, compared)
+                    return
+            if self.KIND in REINSERTING:
+                # unregister() + register(): the stdlib drops the registration, then register()
+                # fails to look up an object with no fd (a closed socket); ours raises the same
+                # error and keeps the registration.
+                looked_up = outcome(lambda: stdlib._fileobj_to_fd(fileobj))
+                if looked_up[0] == "raise":
+                    self.only_ours(call, looked_up)
                     return
         self.returned_key_flags(self.both(call))
 

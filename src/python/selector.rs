@@ -135,6 +135,11 @@ fn untoken(t: Token) -> (i32, Option<u32>) {
     name = "_BaseSelectorImpl"
 )]
 pub struct BaseSelectorImpl {
+    /// False in the zero-filled memory of an object still being built. On CPython 3.11,
+    /// creating the instance `__dict__` can run a collection before PyO3 has written these
+    /// fields, and PyO3 does not guard frozen classes against that: `__traverse__` checks
+    /// this flag before reading anything else.
+    constructed: AtomicBool,
     inner: Arc<Inner>,
     /// The `get_map()` view, created on first use. It shares `inner`, not this object, so
     /// caching it makes no reference cycle.
@@ -157,6 +162,7 @@ impl BaseSelectorImpl {
     fn new(backend: Backend) -> PyResult<BaseSelectorImpl> {
         let core = Selector::with_backend(backend).map_err(errors::os_error)?;
         Ok(BaseSelectorImpl {
+            constructed: AtomicBool::new(true),
             inner: Arc::new(Inner {
                 backend,
                 table: Mutex::new(Table {
@@ -481,8 +487,11 @@ impl BaseSelectorImpl {
                 return Ok(old);
             }
             let new_key = if reinsert {
-                // The stdlib's unregister() + register(): a fresh key for the new object.
-                let fd = self.inner.resolve(fileobj)?;
+                // The stdlib's unregister() + register(): a fresh key for the new object. That
+                // register() looks the object up with no key to fall back on (a closed socket
+                // then raises "Invalid file descriptor: -1"); the stdlib has already dropped the
+                // registration at that point, we keep it.
+                let fd = convert::fileobj_to_fd(fileobj)?;
                 statics::new_key(py, fileobj, &fd.obj, events, data)?
             } else if self.inner.modify_reinserts() {
                 // key._replace(data=data)
@@ -614,11 +623,15 @@ impl BaseSelectorImpl {
     ///
     /// Thread-safe and cheap; calls made before a select() consumes them are coalesced into
     /// one wake-up. Does nothing once the selector is closed. (rselectors extension.)
-    fn wakeup(&self) -> PyResult<()> {
+    fn wakeup(&self, py: Python<'_>) -> PyResult<()> {
         let Some(core) = self.inner.core() else {
             return Ok(());
         };
-        core.wake().map_err(errors::os_error)
+        if core.wake_pending() {
+            return Ok(()); // coalesced: no syscall, keep the GIL
+        }
+        // Release the GIL for the write, so the woken loop thread need not wait for it.
+        py.detach(|| core.wake()).map_err(errors::os_error)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -633,6 +646,9 @@ impl BaseSelectorImpl {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if !self.constructed.load(Ordering::Acquire) {
+            return Ok(()); // a half-built object holds no references yet
+        }
         // If another thread holds the lock, skip: under-reporting only delays collection.
         if let Ok(table) = self.inner.table.try_lock() {
             for (_, slot) in table.slots.iter() {
