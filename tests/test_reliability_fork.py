@@ -298,7 +298,7 @@ def _random_session(sel, socks, seed, steps):
     """Random register/modify/unregister on ``socks`` with select(0) checked after each
     step against the expected readiness (a readable+writable, b writable; both static)."""
     rng = random.Random(seed)
-    mine = {}
+    mine = {key.fd: key.events for key in sel.get_map().values()}  # inherited ones too
     readable = {s.fileno() for s in socks[::2]}
     for _ in range(steps):
         s = rng.choice(socks)
@@ -546,3 +546,35 @@ def test_child_without_fds_for_a_new_kernel_object(sel, world, selector_class):
     assert ready(sel) == expected
     sel.register(world.x, EVENT_READ)  # the child did not register x in our kernel object
     print(f"\n[reliability] child without fds ({kind(selector_class)}): {results}")
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(3600)
+def test_fork_soak(selector_class, socketpair):
+    """Many forks (200 x RSELECTORS_SOAK_SCALE), each child and the parent changing and
+    selecting concurrently; every third child forks a grandchild that does the same."""
+    from _reliability import record, soak_count
+
+    socks = []
+    for _ in range(6):
+        a, b = socketpair()
+        b.send(b"x")
+        socks += [a, b]
+    sel = selector_class()
+    forks = soak_count(200, minimum=10)
+    t0 = time.monotonic()
+    try:
+        for i in range(forks):
+            def child(i=i):
+                n = _random_session(sel, socks, 10_000 + i, 300)
+                if i % 3 == 0:
+                    Child(lambda: _random_session(sel, socks, 20_000 + i, 200)).result()
+                return n
+
+            proc = Child(child)
+            _random_session(sel, socks, i, 300)
+            proc.result(timeout=120)
+    finally:
+        sel.close()
+    record(f"fork_soak[{kind(selector_class)}]", forks=forks + forks // 3 + 1,
+           seconds=round(time.monotonic() - t0, 1))
