@@ -195,6 +195,33 @@ def test_sigint_interrupts_and_selector_keeps_working(sel, socketpair):
 
 
 @pytest.mark.timeout(60, method="thread")
+def test_sigint_while_another_thread_holds_the_gil(sel, socketpair):
+    """A busy pure-Python thread competes for the GIL (switch interval 5 ms): Ctrl-C still
+    interrupts select(None) within 100 ms."""
+    _require_main_thread()
+    rd, _wr = socketpair()
+    sel.register(rd, EVENT_READ)
+    stop = threading.Event()
+
+    def spin():
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        latencies, sent = _sigint_rounds(sel, 10)
+    finally:
+        stop.set()
+        spinner.join(5)
+    record(f"sigint_busy_gil[{type(sel).__name__}]", sigint_sent=sent,
+           max_latency_ms=round(1000 * max(latencies), 1))
+    slow = [round(t * 1000, 1) for t in latencies if t > SIGINT_LATENCY]
+    assert not slow, f"KeyboardInterrupt later than 100 ms after SIGINT: {slow} ms"
+
+
+@pytest.mark.timeout(60, method="thread")
 def test_storm_select_waits_full_timeout(sel, socketpair):
     """SIGUSR1 every ~1 ms, the handler returns: select(timeout) still lasts >= timeout."""
     _require_main_thread()
