@@ -276,7 +276,7 @@ class Churn:
     def step(self):
         rng = self.rng
         self.steps += 1
-        if len(self.live) < 6 or rng.random() < 0.1:
+        if len(self.live) < 6 or (len(self.live) < 12 and rng.random() < 0.1):
             self.new_socket()
         fd = rng.choice(list(self.live))
         entry = self.live[fd]
