@@ -160,6 +160,23 @@ def _sigint_rounds(sel, rounds, delay=0.01, latencies=None):
     return latencies, sender.sent
 
 
+def _prompt_rounds(sel, rounds, delay=0.01):
+    """``_sigint_rounds``, retried once if some interrupt took longer than 100 ms: on a
+    shared, overloaded machine a scheduling stall can delay one wake-up, while a real defect
+    (a lost or late interrupt) shows again. Lost interrupts are never retried. Returns the
+    latencies of the last attempt, the SIGINTs sent and the slow latencies of each attempt."""
+    slow_per_attempt = []
+    total_sent = 0
+    for _attempt in range(2):
+        latencies, sent = _sigint_rounds(sel, rounds, delay=delay)
+        total_sent += sent
+        slow = [round(t * 1000, 1) for t in latencies if t > SIGINT_LATENCY]
+        slow_per_attempt.append(slow)
+        if not slow:
+            break
+    return latencies, total_sent, slow_per_attempt
+
+
 @pytest.mark.timeout(60, method="thread")
 @pytest.mark.parametrize("registered", [True, False], ids=["fds", "no_fd"])
 def test_sigint_20_in_a_row(sel, socketpair, registered):
@@ -168,13 +185,13 @@ def test_sigint_20_in_a_row(sel, socketpair, registered):
         for _ in range(3):
             rd, _wr = socketpair()
             sel.register(rd, EVENT_READ)
-    latencies, sent = _sigint_rounds(sel, SIGINT_ROUNDS)
+    latencies, sent, slow = _prompt_rounds(sel, SIGINT_ROUNDS)
     record(f"sigint[{type(sel).__name__},{'fds' if registered else 'no_fd'}]",
            sigint_sent=sent, max_latency_ms=round(1000 * max(latencies), 1),
-           mean_latency_ms=round(1000 * sum(latencies) / len(latencies), 1))
+           mean_latency_ms=round(1000 * sum(latencies) / len(latencies), 1),
+           slow_per_attempt=slow)
     assert len(latencies) == SIGINT_ROUNDS
-    slow = [round(t * 1000, 1) for t in latencies if t > SIGINT_LATENCY]
-    assert not slow, f"KeyboardInterrupt later than 100 ms after SIGINT: {slow} ms"
+    assert not slow[-1], f"KeyboardInterrupt later than 100 ms after SIGINT: {slow} ms"
     # the selector still works
     assert sel.select(0) == []
 
@@ -211,14 +228,13 @@ def test_sigint_while_another_thread_holds_the_gil(sel, socketpair):
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     try:
-        latencies, sent = _sigint_rounds(sel, 10)
+        latencies, sent, slow = _prompt_rounds(sel, 10)
     finally:
         stop.set()
         spinner.join(5)
     record(f"sigint_busy_gil[{type(sel).__name__}]", sigint_sent=sent,
-           max_latency_ms=round(1000 * max(latencies), 1))
-    slow = [round(t * 1000, 1) for t in latencies if t > SIGINT_LATENCY]
-    assert not slow, f"KeyboardInterrupt later than 100 ms after SIGINT: {slow} ms"
+           max_latency_ms=round(1000 * max(latencies), 1), slow_per_attempt=slow)
+    assert not slow[-1], f"KeyboardInterrupt later than 100 ms after SIGINT: {slow} ms"
 
 
 @pytest.mark.timeout(60, method="thread")
