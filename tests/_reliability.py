@@ -40,6 +40,8 @@ def soak_count(full, minimum=1):
 
 def record(name, **figures):
     """Record figures of one test run (printed with -s, appended to the report file)."""
+    if UNDER_MEMCHECK:
+        name = f"asan:{name}"  # the nested run of scripts/memcheck, not this interpreter's
     line = f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
     FIGURES.append(line)
     print(f"\n[reliability] {line}")
