@@ -307,7 +307,13 @@ def test_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
         wheel,
     ]
     proc = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
-    if proc.returncode != 0 and "no such option: --python" in proc.stderr:
+    # An old pip lacks --python; a new one may refuse an interpreter it no longer supports
+    # ("This version of pip does not support python 3.9"): use the venv's own pip then.
+    unsupported = (
+        "no such option: --python" in proc.stderr
+        or "does not support python" in proc.stdout + proc.stderr
+    )
+    if proc.returncode != 0 and unsupported:
         subprocess.run(
             [vpython, "-m", "ensurepip", "--default-pip"],
             check=True,
