@@ -50,6 +50,50 @@
 //! [`Selector::new`] picks the best [`Backend`] that works at run time (kqueue, epoll,
 //! /dev/poll, poll, select: the order of Python's `DefaultSelector`);
 //! [`Selector::with_backend`] picks one explicitly.
+//!
+//! # Rust and Python in one loop (feature `python`)
+//!
+//! A service written partly in Rust and partly in Python can share one selector and one
+//! readiness loop. `python::register_callback` registers a Rust-owned fd on a Python selector
+//! through the selector's own `register`, with a native callable as the key's `data`, so the
+//! usual Python loop runs Rust code like any other callback:
+//!
+//! ```python
+//! for key, mask in sel.select():
+//!     callback = key.data
+//!     callback(key.fileobj, mask)   # a Rust closure for Rust fds
+//! ```
+//!
+//! The closure receives a `python::Ready`: the ready events, the fd, the selector, and
+//! `unregister`/`modify`. Move the fd's owner into the closure and unregister on EOF: the
+//! closure, and the fd with it, is dropped with the key. `python::native_selector` returns the
+//! [`Selector`] behind a Python selector object, to wake a Python `select()` from a Rust
+//! thread ([`Selector::waker`]) or to nest its kernel fd in another loop
+//! ([`Selector::try_as_fd`]). Register fds through Python, not on the native selector directly,
+//! or Python's `select()` would not report them.
+//!
+//! - **Embedding CPython** (feature `embed`): call `python::install_extension_module` before
+//!   anything imports `rselectors`, so that the package uses the classes compiled into your
+//!   program, and put the pure-Python package on `sys.path` (or pip-install it). See
+//!   `examples/embed.rs`.
+//! - **A downstream PyO3 extension**: ship the classes in your own module with
+//!   `python::add_to_module` and create selectors from them; your Rust functions then reach
+//!   the native selector of any of them that Python passes in. See `examples/downstream/`.
+//!
+//! A PyO3 class belongs to the binary it is compiled into, so Rust code reaches only selectors
+//! made from its own binary's classes (a selector from a separately installed `rselectors`
+//! wheel is refused with a `TypeError` that says so). `register_callback` has no such limit:
+//! it works with any selector that has the stdlib `register` signature.
+//!
+//! # Features
+//!
+//! - `python` (default): the PyO3 bindings, `rselectors::python`.
+//! - `abi3-py39` (default) / `abi3-py310`: the stable-ABI floor of the extension module (the
+//!   3.10 floor is faster: `METH_FASTCALL`); enable one.
+//! - `embed`: `python` plus PyO3's `auto-initialize`, for programs that embed CPython; links
+//!   libpython (a non-system Python may need `LD_LIBRARY_PATH` at run time).
+//!
+//! Without default features the crate has no Python dependency at all.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
