@@ -317,18 +317,25 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn select(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        self.select_once(events, timeout, deadline_for(timeout))
+            .map(|_| ())
+    }
+
+    /// One select (zero timeout: one non-blocking wait; otherwise until `deadline`); returns
+    /// whether a wake-up ([`wake`](Selector::wake) or a shutdown) ended it.
+    fn select_once(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        deadline: Deadline,
+    ) -> io::Result<bool> {
         if timeout == Some(Duration::ZERO) {
             // Never blocks: no deadline, no notifier unless one exists.
             let wake = self.wake.get().map(|w| &**w);
             let woken = dispatch!(&self.driver, d => d.wait(events, timeout, wake))?;
-            if woken {
-                if let Some(w) = wake {
-                    w.consume();
-                }
-            }
-            return Ok(());
+            return Ok(woken && wake.is_some_and(|w| w.consume()));
         }
-        self.select_until(events, Deadline::after(timeout))
+        self.select_until(events, deadline)
     }
 
     /// Like [`select`](Selector::select), but on `Interrupted` calls `on_interrupt` and, if
@@ -349,21 +356,29 @@ impl Selector {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        mut on_interrupt: impl FnMut() -> Result<(), E>,
+        on_interrupt: impl FnMut() -> Result<(), E>,
     ) -> Result<(), E> {
-        let deadline = Deadline::after(timeout);
+        self.select_retry_woken(events, timeout, on_interrupt)
+            .map(|_| ())
+    }
+
+    /// [`select_retry`](Selector::select_retry), also telling whether a wake-up
+    /// ([`wake`](Selector::wake) or a shutdown) ended the wait.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub(crate) fn select_retry_woken<E: From<io::Error>>(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        mut on_interrupt: impl FnMut() -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let deadline = deadline_for(timeout);
         loop {
-            let result = if timeout == Some(Duration::ZERO) {
-                self.select(events, timeout)
-            } else {
-                self.select_until(events, deadline)
-            };
-            match result {
+            match self.select_once(events, timeout, deadline) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     on_interrupt()?;
                     if deadline.expired() || timeout == Some(Duration::ZERO) {
                         events.clear();
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
                 other => return other.map_err(E::from),
@@ -371,15 +386,16 @@ impl Selector {
         }
     }
 
-    /// One blocking select until `deadline`, re-waiting after internal set-change nudges.
-    fn select_until(&self, events: &mut Events, deadline: Deadline) -> io::Result<()> {
+    /// One blocking select until `deadline`, re-waiting after internal set-change nudges;
+    /// returns whether a wake-up or a shutdown ended it.
+    fn select_until(&self, events: &mut Events, deadline: Deadline) -> io::Result<bool> {
         let wake = self.wake_state()?;
         // Pairs with the fence in `shut_down`: either this load sees the flag, or
         // `shut_down` sees the wake state created above and wakes this wait.
         fence(Ordering::SeqCst);
         if self.shutdown.load(Ordering::Relaxed) {
             events.clear();
-            return Ok(());
+            return Ok(true);
         }
         loop {
             let woken =
@@ -391,8 +407,11 @@ impl Selector {
                 // in `select` returns too.
                 let _ = wake.nudge();
             }
-            if user_wake || shutdown || !events.is_empty() || deadline.expired() {
-                return Ok(());
+            if user_wake || shutdown {
+                return Ok(true);
+            }
+            if !events.is_empty() || deadline.expired() {
+                return Ok(false);
             }
             // Nothing to report and time left: a registration changed while we waited (poll
             // and select are nudged to re-read their set), or the kernel capped the wait
@@ -492,6 +511,16 @@ impl Selector {
     /// ```
     pub fn try_as_fd(&self) -> Option<BorrowedFd<'_>> {
         dispatch!(&self.driver, d => d.as_fd())
+    }
+}
+
+/// The deadline of a wait of `timeout`; a zero timeout never blocks and needs none (so it
+/// does not read the clock).
+fn deadline_for(timeout: Option<Duration>) -> Deadline {
+    if timeout == Some(Duration::ZERO) {
+        Deadline::after(None)
+    } else {
+        Deadline::after(timeout)
     }
 }
 

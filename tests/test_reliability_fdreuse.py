@@ -197,11 +197,6 @@ def test_epoll_dup_stale_registration_never_under_new_key(sel):
             s.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported): a stale kernel registration (dup'ed fd closed without unregister) "
-    "makes select(t) return [] at once instead of waiting t: a busy loop for event loops",
-)
 @pytest.mark.parametrize("selector_class", EPOLL)
 def test_epoll_stale_registration_does_not_end_the_wait_early(sel):
     a, a_peer = socket.socketpair()

@@ -5,6 +5,7 @@ use super::convert::{self, Fd};
 use super::errors;
 use super::mapping::SelectorMapping;
 use super::statics;
+use crate::timeout::Deadline;
 use crate::{Backend, Events, FdMap, Interest, Selector, Token};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -51,6 +52,8 @@ pub(crate) struct Table {
     next_gen: u32,
     /// A reusable event buffer for `select` (a concurrent select allocates its own).
     events: Option<Events>,
+    /// Kernel tokens of the last select's events that matched no live registration.
+    last_stale: Vec<Token>,
 }
 
 /// An error of `select`: a kernel error mapped as the stdlib's `select` module would
@@ -80,24 +83,32 @@ fn new_events() -> Events {
 
 /// Appends `(key, events)` for each event of a live registration: an fd still registered,
 /// under the same generation, with the stdlib's READ/WRITE translation masked by its events
-/// (and not empty).
+/// (and not empty). Returns the tokens of the other events (no live registration).
 fn collect_ready(
     py: Python<'_>,
     slots: &FdMap<Slot>,
     events: &Events,
     ready: &mut Vec<(Py<PyAny>, u8)>,
-) {
+) -> Vec<Token> {
+    let mut stale = Vec::new();
     for event in events.iter() {
         let (fd, gen) = untoken(event.token());
-        if let Some(slot) = slots.get(fd) {
-            let mask = event.selectors_mask() & slot.mask;
-            // A mask of 0 only arises when another thread modified the registration after
-            // the kernel reported it: relative to the new events nothing is ready.
-            if mask != 0 && gen.is_none_or(|g| g == slot.gen) {
-                ready.push((slot.key.clone_ref(py).into_any(), mask));
+        let live = slots
+            .get(fd)
+            .filter(|slot| gen.is_none_or(|g| g == slot.gen));
+        match live {
+            Some(slot) => {
+                let mask = event.selectors_mask() & slot.mask;
+                // A mask of 0 only arises when another thread modified the registration
+                // after the kernel reported it: relative to the new events nothing is ready.
+                if mask != 0 {
+                    ready.push((slot.key.clone_ref(py).into_any(), mask));
+                }
             }
+            None => stale.push(event.token()),
         }
     }
+    stale
 }
 
 /// The kernel token of a registration: the fd in the low 32 bits and, on 64-bit targets, a
@@ -172,6 +183,7 @@ impl BaseSelectorImpl {
                     fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
                     next_gen: 0,
                     events: None,
+                    last_stale: Vec::new(),
                 }),
                 closed: AtomicBool::new(false),
             }),
@@ -186,31 +198,52 @@ impl Inner {
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let generation = FORK_GENERATION.load(Ordering::Relaxed);
         if table.fork_generation != generation {
-            table.fork_generation = generation;
-            self.reopen_after_fork(&mut table);
+            // In a forked child: a kernel object shared with the parent (epoll, kqueue, the
+            // notifier) must not be touched, or the parent would see the child's changes.
+            // Give the child its own, with the same registrations; fds the child no longer
+            // has stay in the map (unregistering them is still quiet), as after a close in one
+            // process. Nothing is written to the old one (its notifier is the parent's too).
+            match self.reopen(&mut table) {
+                Ok(_) => table.fork_generation = generation,
+                // No fd left for a new kernel object: act closed, never share the parent's,
+                // and try again on the next call.
+                Err(_) => table.core = None,
+            }
         }
         table
     }
 
-    /// In a forked child: a kernel object shared with the parent (epoll, kqueue, the
-    /// notifier) must not be touched, or the parent would see the child's changes. Give the
-    /// child its own, with the same registrations; fds the child no longer has stay in the
-    /// map (unregistering them is still quiet), as they would after a close in one process.
-    fn reopen_after_fork(&self, table: &mut Table) {
-        if table.core.is_none() {
+    /// Replaces the kernel object with a fresh one holding the same registrations, and
+    /// returns the old one. Nothing to do once closed.
+    fn reopen(&self, table: &mut Table) -> std::io::Result<Option<Arc<Selector>>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let core = Selector::with_backend(self.backend)?;
+        for (fd, slot) in table.slots.iter() {
+            let interest = Interest::from_bits(slot.mask).unwrap_or(Interest::NONE);
+            let _ = core.register(fd, token(fd, slot.gen), interest);
+        }
+        Ok(table.core.replace(Arc::new(core)))
+    }
+
+    /// Records the kernel tokens of a select's events that matched no live registration. A
+    /// token that comes back in the next select is a stale epoll registration: a dup'ed fd
+    /// was closed without `unregister`, so its open file stays in the epoll set, where no
+    /// fd can name it any more to remove it, and being level-triggered it would end every
+    /// wait at once. Rebuilding the epoll object leaves it behind. (poll and select report
+    /// only registered fds; kqueue removes a closed fd's filters itself.)
+    fn note_stale(&self, table: &mut Table, stale: Vec<Token>) {
+        let recurring = stale.iter().any(|t| table.last_stale.contains(t));
+        if !(recurring && self.backend == Backend::Epoll) {
+            table.last_stale = stale;
             return;
         }
-        match Selector::with_backend(self.backend) {
-            Ok(core) => {
-                for (fd, slot) in table.slots.iter() {
-                    let interest = Interest::from_bits(slot.mask).unwrap_or(Interest::NONE);
-                    let _ = core.register(fd, token(fd, slot.gen), interest);
-                }
-                table.core = Some(Arc::new(core));
-            }
-            // No fd left for a new kernel object: behave as closed rather than share the
-            // parent's.
-            Err(_) => table.core = None,
+        table.last_stale.clear();
+        if let Ok(Some(old)) = self.reopen(table) {
+            // A thread still waiting on the old object would not see changes made on the
+            // new one: end its wait so it starts again.
+            old.shut_down();
         }
     }
 
@@ -342,7 +375,10 @@ impl Inner {
         let events = events.get_or_insert_with(new_events);
         match core.select(events, Some(Duration::ZERO)) {
             Ok(()) => {
-                collect_ready(py, slots, events, ready);
+                let stale = collect_ready(py, slots, events, ready);
+                if !stale.is_empty() {
+                    self.note_stale(&mut table, stale);
+                }
                 Ok(())
             }
             // A zero-timeout wait does not sleep, so this is all but impossible; if it
@@ -367,29 +403,42 @@ impl Inner {
         timeout: Option<Duration>,
         ready: &mut Vec<(Py<PyAny>, u8)>,
     ) -> PyResult<()> {
-        let (core, mut events) = {
+        let deadline = Deadline::after(timeout);
+        loop {
+            let (core, mut events) = {
+                let mut table = self.lock();
+                match table.core.clone() {
+                    Some(core) => (core, table.events.take().unwrap_or_else(new_events)),
+                    None => {
+                        drop(table);
+                        return Err(errors::kernel_object_closed(self.backend));
+                    }
+                }
+            };
+            let waited = py.detach(|| {
+                core.select_retry_woken(&mut events, deadline.remaining(), || {
+                    Python::attach(|py| py.check_signals()).map_err(SelectError)
+                })
+            });
+            drop(core);
             let mut table = self.lock();
-            match table.core.clone() {
-                Some(core) => (core, table.events.take().unwrap_or_else(new_events)),
-                None => {
-                    drop(table);
-                    return Err(errors::kernel_object_closed(self.backend));
+            let mut again = false;
+            if let Ok(woken) = waited {
+                let stale = collect_ready(py, &table.slots, &events, ready);
+                if !stale.is_empty() {
+                    self.note_stale(&mut table, stale);
+                    // Only stale events: nothing to report, so wait out the time left
+                    // (unless wakeup() or close() ended the wait).
+                    again = ready.is_empty() && !woken && !deadline.expired();
                 }
             }
-        };
-        let waited = py.detach(|| {
-            core.select_retry(&mut events, timeout, || {
-                Python::attach(|py| py.check_signals()).map_err(SelectError)
-            })
-        });
-        drop(core);
-        let mut table = self.lock();
-        if waited.is_ok() {
-            collect_ready(py, &table.slots, &events, ready);
+            table.events = Some(events);
+            drop(table);
+            waited.map_err(|SelectError(e)| e)?;
+            if !again {
+                return Ok(());
+            }
         }
-        table.events = Some(events);
-        drop(table);
-        waited.map_err(|SelectError(e)| e)
     }
 
     /// The kernel object's fd, for `fileno()`.
