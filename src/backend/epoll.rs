@@ -1,7 +1,6 @@
 //! epoll: the kernel keeps the registration set; `data.u64` carries the token.
 
-use super::Driver;
-use crate::event::flags;
+use super::{Driver, ReadinessBits};
 use crate::sys::epoll::{
     EpollEvent, EpollFd, Op, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP,
 };
@@ -33,41 +32,23 @@ impl Epoll {
     }
 }
 
+/// epoll's readiness bits.
+const BITS: ReadinessBits = ReadinessBits {
+    readable: EPOLLIN,
+    writable: EPOLLOUT,
+    error: EPOLLERR,
+    hangup: EPOLLHUP | EPOLLRDHUP,
+    priority: EPOLLPRI,
+};
+
 /// Kernel interest bits for an [`Interest`] (level-triggered).
 pub(crate) fn interest_bits(interest: Interest) -> u32 {
-    let mut bits = 0;
-    if interest.is_readable() {
-        bits |= EPOLLIN;
-    }
-    if interest.is_writable() {
-        bits |= EPOLLOUT;
-    }
-    bits
+    BITS.interest(interest)
 }
 
 /// Event flags for the bits epoll reported.
 pub(crate) fn event_flags(bits: u32) -> u8 {
-    let mut f = 0;
-    if bits & EPOLLIN != 0 {
-        f |= flags::READABLE;
-    }
-    if bits & EPOLLOUT != 0 {
-        f |= flags::WRITABLE;
-    }
-    if bits & EPOLLERR != 0 {
-        f |= flags::ERROR;
-    }
-    if bits & (EPOLLHUP | EPOLLRDHUP) != 0 {
-        f |= flags::HANGUP;
-    }
-    if bits & EPOLLPRI != 0 {
-        f |= flags::PRIORITY;
-    }
-    // Any other bit still means "something happened": as the stdlib, report both.
-    if bits & !(EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI) != 0 {
-        f |= flags::ERROR;
-    }
-    f
+    BITS.flags(bits)
 }
 
 impl Driver for Epoll {
@@ -165,6 +146,7 @@ impl Driver for Epoll {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::flags;
 
     #[test]
     fn translation() {

@@ -106,6 +106,55 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
+/// The readiness bits of one poll-style kernel interface (epoll, poll, /dev/poll): the one
+/// translation between those bits and [`Interest`] / event flags that every such backend
+/// shares. Any bit outside the table still means "something happened" and reads as an error,
+/// so, as in the stdlib, it reports both READ and WRITE.
+pub(crate) struct ReadinessBits {
+    pub(crate) readable: u32,
+    pub(crate) writable: u32,
+    pub(crate) error: u32,
+    pub(crate) hangup: u32,
+    pub(crate) priority: u32,
+}
+
+impl ReadinessBits {
+    /// Kernel interest bits for an [`Interest`] (level-triggered).
+    pub(crate) const fn interest(&self, interest: Interest) -> u32 {
+        let mut bits = 0;
+        if interest.is_readable() {
+            bits |= self.readable;
+        }
+        if interest.is_writable() {
+            bits |= self.writable;
+        }
+        bits
+    }
+
+    /// Event flags for the bits the kernel reported.
+    pub(crate) const fn flags(&self, bits: u32) -> u8 {
+        use crate::event::flags;
+        let known = self.readable | self.writable | self.error | self.hangup | self.priority;
+        let mut f = 0;
+        if bits & self.readable != 0 {
+            f |= flags::READABLE;
+        }
+        if bits & self.writable != 0 {
+            f |= flags::WRITABLE;
+        }
+        if bits & (self.error | !known) != 0 {
+            f |= flags::ERROR;
+        }
+        if bits & self.hangup != 0 {
+            f |= flags::HANGUP;
+        }
+        if bits & self.priority != 0 {
+            f |= flags::PRIORITY;
+        }
+        f
+    }
+}
+
 /// Coordination between registration changes and waiters for backends whose set lives in
 /// user space (poll, select): waiters copy the set, so a change made while one waits must wake
 /// it to copy again.

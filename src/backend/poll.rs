@@ -4,8 +4,7 @@
 //! the master into its own buffer only when it changed since that buffer was filled, so an
 //! unchanged set costs no rebuild per call, and it never holds the lock while blocked.
 
-use super::{Driver, UserSpaceSet};
-use crate::event::flags;
+use super::{Driver, ReadinessBits, UserSpaceSet};
 use crate::sys::poll::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
 use crate::waker::WakeState;
 use crate::{Event, Events, FdMap, Interest, Token};
@@ -35,40 +34,23 @@ pub(crate) struct Poll {
     state: Mutex<State>,
 }
 
+/// poll's readiness bits (/dev/poll reports the same ones).
+const BITS: ReadinessBits = ReadinessBits {
+    readable: POLLIN as u16 as u32,
+    writable: POLLOUT as u16 as u32,
+    error: (POLLERR | POLLNVAL) as u16 as u32,
+    hangup: POLLHUP as u16 as u32,
+    priority: POLLPRI as u16 as u32,
+};
+
 /// Kernel interest bits for an [`Interest`].
 pub(crate) fn interest_bits(interest: Interest) -> i16 {
-    let mut bits = 0;
-    if interest.is_readable() {
-        bits |= POLLIN;
-    }
-    if interest.is_writable() {
-        bits |= POLLOUT;
-    }
-    bits
+    BITS.interest(interest) as u16 as i16
 }
 
 /// Event flags for `revents`.
 pub(crate) fn event_flags(revents: i16) -> u8 {
-    let mut f = 0;
-    if revents & POLLIN != 0 {
-        f |= flags::READABLE;
-    }
-    if revents & POLLOUT != 0 {
-        f |= flags::WRITABLE;
-    }
-    if revents & (POLLERR | POLLNVAL) != 0 {
-        f |= flags::ERROR;
-    }
-    if revents & POLLHUP != 0 {
-        f |= flags::HANGUP;
-    }
-    if revents & POLLPRI != 0 {
-        f |= flags::PRIORITY;
-    }
-    if revents & !(POLLIN | POLLOUT | POLLERR | POLLNVAL | POLLHUP | POLLPRI) != 0 {
-        f |= flags::ERROR;
-    }
-    f
+    BITS.flags(revents as u16 as u32)
 }
 
 impl State {
@@ -274,6 +256,7 @@ pub(crate) fn not_registered(fd: RawFd) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::flags;
 
     #[test]
     fn translation() {
