@@ -98,9 +98,21 @@ pub fn poll_now(selector: &Selector, events: &mut Events) {
         .unwrap_or_else(|e| panic!("{}: select: {e}", selector.backend()));
 }
 
+/// How much slower than native the tests run: `RSELECTORS_TEST_SLOWDOWN` (default 1), set by
+/// `scripts/memcheck` for runs under valgrind or a sanitizer. Scales deadlock guards only:
+/// timeouts that the tests check are never scaled.
+pub fn slowdown() -> u32 {
+    std::env::var("RSELECTORS_TEST_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
+}
+
 /// Runs `f` on its own thread and fails the test if it has not finished within `limit`
-/// (a deadlock guard); a panic in `f` is re-raised here.
+/// (a deadlock guard, scaled by [`slowdown`]); a panic in `f` is re-raised here.
 pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let limit = limit * slowdown();
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::spawn(move || {
         let out = f();
