@@ -75,18 +75,9 @@ pub(crate) fn unregister_records(fd: RawFd) -> Records {
     records
 }
 
-/// Size of the `DP_POLL` buffer, chosen so that no result is ever dropped (the kernel resumes
-/// its next scan after the last fd it returned, so a dropped one would be skipped for a whole
-/// round): one slot per registered fd plus one for the notifier when they all fit in
-/// `capacity`, otherwise `capacity` slots (the notifier takes one only when it is readable,
-/// i.e. when the caller is being woken anyway). Never 0.
+/// Size of the `DP_POLL` buffer: one slot per registered fd (see [`super::result_slots`]).
 pub(crate) fn max_events(registered: usize, capacity: usize, notify: bool) -> usize {
-    let max = if registered <= capacity {
-        registered + usize::from(notify)
-    } else {
-        capacity
-    };
-    max.max(1)
+    super::result_slots(registered, registered, capacity, notify)
 }
 
 /// The user-space view of the kernel set.

@@ -191,22 +191,10 @@ pub(crate) fn applied(
         })
 }
 
-/// Size of the kernel event buffer for one wait, chosen so that no event the kernel returns
-/// is ever dropped: it re-queues returned level-triggered knotes at the tail of its ready
-/// list, so a dropped one could be skipped for as long as the others stay ready.
-///
-/// When every registered fd fits in `capacity`, one slot per registered filter: an fd
-/// readable and writable takes two slots and merges into one event (gh-110038), and the
-/// notifier gets a slot of its own. Otherwise `capacity` slots: each kernel event makes at
-/// most one event (the notifier takes a slot only when it is readable, i.e. when the caller
-/// is being woken anyway). Never 0 (bpo-29255).
+/// Size of the `kevent` result buffer: one slot per registered filter (see
+/// [`super::result_slots`]).
 pub(crate) fn max_events(filters: usize, fds: usize, capacity: usize, notify: bool) -> usize {
-    let max = if fds <= capacity {
-        filters + usize::from(notify)
-    } else {
-        capacity
-    };
-    max.max(1)
+    super::result_slots(filters, fds, capacity, notify)
 }
 
 /// A platform-neutral kernel event (what `kevent` returned in one record).

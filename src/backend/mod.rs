@@ -106,6 +106,24 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
+/// How many result slots a kernel-set wait asks for (kqueue, /dev/poll), chosen so that no
+/// result is ever dropped: the kernel re-queues returned level-triggered entries behind the
+/// others (or resumes its scan after the last one returned), so a dropped result could be
+/// skipped for as long as the others stay ready. When all `fds` fit in `capacity`: `slots`
+/// (one per kernel entry: per fd for /dev/poll, per filter for kqueue, gh-110038) plus one
+/// for the notifier; otherwise `capacity` (each result makes at most one event, and the
+/// notifier takes a slot only when the caller is being woken anyway). Never 0 (bpo-29255:
+/// kqueue ignores the timeout when asked for no events).
+#[cfg_attr(not(any(kqueue_available, devpoll_available)), allow(dead_code))]
+pub(crate) fn result_slots(slots: usize, fds: usize, capacity: usize, notify: bool) -> usize {
+    let max = if fds <= capacity {
+        slots + usize::from(notify)
+    } else {
+        capacity
+    };
+    max.max(1)
+}
+
 /// The readiness bits of one poll-style kernel interface (epoll, poll, /dev/poll): the one
 /// translation between those bits and [`Interest`] / event flags that every such backend
 /// shares. Any bit outside the table still means "something happened" and reads as an error,
