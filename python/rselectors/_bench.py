@@ -315,39 +315,41 @@ def _fileobj(pool, kind):
     return a if kind == "sock" else a.fileno()
 
 
-class RegisterUnregister:
-    """``register(x, EVENT_READ)`` + ``unregister(x)`` of one fd (``OTHERS`` already there)."""
-
-    unit = "ns/pair"
+class _OneFdCase:
+    """A case on one fd, with ``OTHERS`` other registrations already in the selector."""
 
     def __init__(self, pool, backend, p):
         self.obj = _fileobj(pool, p["obj"])
         self.others = pool.idle(OTHERS)
 
-    def make(self, mod, cls):
+    def selector(self, cls):
+        """A selector of ``cls`` holding the others and ``self.obj`` (for EVENT_READ)."""
         sel = cls()
         for fd in self.others:
             sel.register(fd, EVENT_READ)
         sel.register(self.obj, EVENT_READ)
+        return sel
+
+
+class RegisterUnregister(_OneFdCase):
+    """``register(x, EVENT_READ)`` + ``unregister(x)`` of one fd (``OTHERS`` already there)."""
+
+    unit = "ns/pair"
+
+    def make(self, mod, cls):
+        sel = self.selector(cls)
         sel.unregister(self.obj)
         ns = {"r": sel.register, "u": sel.unregister, "o": self.obj}
         return sel, ns, "r(o, 1); u(o)", 1
 
 
-class Modify:
+class Modify(_OneFdCase):
     """``modify(x, EVENT_READ|EVENT_WRITE)`` then ``modify(x, EVENT_READ)``; cost per modify."""
 
     unit = "ns/op"
 
-    def __init__(self, pool, backend, p):
-        self.obj = _fileobj(pool, p["obj"])
-        self.others = pool.idle(OTHERS)
-
     def make(self, mod, cls):
-        sel = cls()
-        for fd in self.others:
-            sel.register(fd, EVENT_READ)
-        sel.register(self.obj, EVENT_READ)
+        sel = self.selector(cls)
         key = sel.modify(self.obj, EVENT_READ | EVENT_WRITE)
         if key.events != EVENT_READ | EVENT_WRITE:
             raise CaseError(f"sanity check failed: modify returned {key!r}")
