@@ -98,11 +98,19 @@ impl<T> FdMap<T> {
         u32::try_from(fd).ok()
     }
 
+    // The dense path is a bounds check and a load: inline it into the per-event lookups, and
+    // keep the hash lookup of the rare sparse fds out of line.
+    #[inline]
     fn entry(&self, key: u32) -> Option<&Entry<T>> {
         match self.dense.get(key as usize) {
             Some(slot) => slot.as_ref(),
-            None => self.sparse.get(&key),
+            None => self.sparse_entry(key),
         }
+    }
+
+    #[inline(never)]
+    fn sparse_entry(&self, key: u32) -> Option<&Entry<T>> {
+        self.sparse.get(&key)
     }
 
     fn entry_mut(&mut self, key: u32) -> Option<&mut Entry<T>> {
@@ -125,6 +133,7 @@ impl<T> FdMap<T> {
     /// assert_eq!(map.get(4), Some(&'x'));
     /// assert_eq!(map.get(-1), None);
     /// ```
+    #[inline]
     pub fn get(&self, fd: RawFd) -> Option<&T> {
         Self::key(fd).and_then(|k| self.entry(k)).map(|e| &e.value)
     }

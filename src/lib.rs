@@ -88,8 +88,10 @@
 //! # Features
 //!
 //! - `python` (default): the PyO3 bindings, `rselectors::python`.
-//! - `abi3-py39` (default) / `abi3-py310`: the stable-ABI floor of the extension module (the
-//!   3.10 floor is faster: `METH_FASTCALL`); enable one.
+//!   Alone it builds the extension module for the interpreter that builds it (the fastest).
+//! - `abi3-py39` / `abi3-py310`: build it on the stable ABI instead, one wheel for every
+//!   CPython from that version on (the 3.10 floor is faster: `METH_FASTCALL`); enable at most
+//!   one.
 //! - `embed`: `python` plus PyO3's `auto-initialize`, for programs that embed CPython; links
 //!   libpython (a non-system Python may need `LD_LIBRARY_PATH` at run time).
 //!

@@ -1,12 +1,12 @@
-"""The release wheels: ``maturin build --release`` gives ONE abi3 wheel, and rselectors installs
-and works in a fresh venv of every CPython >= 3.9 on the machine (from the abi3 wheel, or, for a
-CPython older than the abi3 floor -- 3.9 while PyO3 is built with ``abi3-py310`` -- from a
-version-specific wheel built with ``maturin build --release -i python3.9``).
+"""The release wheels. ``maturin build --release`` (and ``pip wheel .``) gives one wheel for the
+CPython that builds it, on the full C API (the fastest build); ``maturin build --release
+--features abi3-py39`` gives one portable abi3 wheel, and rselectors installs and works from it
+in a fresh venv of every CPython >= 3.9 on the machine.
 
-Marked ``slow`` (the release build takes a minute or two from cold); CI runs it. Set
-``RSELECTORS_WHEEL`` to a wheel file or a directory of wheels (CI's build: the abi3 wheel, plus
-any ``cp39-cp39`` one) to test those instead of building; missing version-specific wheels are
-still built.
+Marked ``slow`` (each release build takes a minute or two from cold); CI runs it. Set
+``RSELECTORS_WHEEL`` to a wheel file or a directory of wheels (CI's build: the default wheel
+scripts/test installed) to test those instead of building them; a missing abi3 wheel is still
+built.
 
 Interpreters are found the way a developer machine or CI runner has them: pyenv's versions
 (``$PYENV_ROOT/versions/*/bin/python3``, ``pyenv root`` or ``~/.pyenv``) and ``python3.X`` on
@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import zipfile
 
@@ -107,71 +108,53 @@ def _build(cmd, env=None):
 
 
 class Wheelhouse:
-    """The release wheels under test: the abi3 one, and version-specific ones for interpreters
-    older than its floor (built on demand with ``maturin build -i``)."""
+    """The release wheels under test: the default build (for this interpreter) and the abi3 one,
+    each taken from ``RSELECTORS_WHEEL`` or built on demand."""
 
     def __init__(self, out):
         self.out = out
         given = os.environ.get("RSELECTORS_WHEEL")
-        if given:
-            self.given = (
-                sorted(glob.glob(os.path.join(given, "rselectors-*.whl")))
-                if os.path.isdir(given)
-                else [given]
-            )
-            built = self.given
-        else:
+        if not given:
             self.given = []
-            maturin = _maturin()
-            if maturin:
-                _build([maturin, "build", "--release", "--out", str(out)])
-            else:  # the PEP 517 backend (maturin) in an isolated build environment
-                _build([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), ROOT])
-            built = sorted(glob.glob(os.path.join(out, "*.whl")))
-        self.abi3 = [w for w in built if "-abi3-" in os.path.basename(w)]
-        self.default_build = built
+        elif os.path.isdir(given):
+            self.given = sorted(glob.glob(os.path.join(given, "rselectors-*.whl")))
+        else:
+            self.given = [given]
+        self._default = None
+        self._abi3 = None
+
+    def _maturin_build(self, name, *args):
+        """Wheels of ``maturin build --release ARGS`` (pip's PEP 517 build without maturin)."""
+        out = self.out / name
+        # A target dir per configuration: PyO3's differs between them, and sharing target/
+        # would make each build undo the other's.
+        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", f"wheel-{name}"))
+        maturin = _maturin()
+        if maturin:
+            _build([maturin, "build", "--release", *args, "--out", str(out)], env=env)
+        elif not args:
+            _build(
+                [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), ROOT], env=env
+            )
+        else:
+            pytest.skip("maturin is needed to build the abi3 wheel")
+        return sorted(glob.glob(os.path.join(out, "*.whl")))
 
     @property
-    def floor(self):
-        """(3, minor): the oldest CPython the abi3 wheel is for."""
-        m = WHEEL_RE.search(os.path.basename(self.abi3[0]))
-        assert m, self.abi3[0]
-        return 3, int(m.group(2))
+    def default(self):
+        """The default build's wheels (given, or built: exactly what it produced)."""
+        if self._default is None:
+            given = [w for w in self.given if "-abi3-" not in os.path.basename(w)]
+            self._default = given or self._maturin_build("default")
+        return self._default
 
-    def for_version(self, version, python):
-        if version >= self.floor:
-            return self.abi3[0]
-        tag = f"cp3{version[1]}"
-        for w in self.given:
-            m = WHEEL_RE.search(os.path.basename(w))
-            if m and m.group(1) == tag and m.group(3) == tag:
-                return w
-        maturin = _maturin()
-        if not maturin:
-            pytest.skip(f"maturin is needed to build the {tag} wheel")
-        out = self.out / tag
-        # A target dir of its own: this build's PyO3 configuration differs from the abi3 one,
-        # and sharing target/ would make each rebuild the other.
-        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", f"wheel-{tag}"))
-        # --no-default-features: a version-specific build must leave out the crate feature that
-        # turns on PyO3's abi3-py3X (pyproject's features keep "python" on). PyO3 0.30 applies
-        # abi3-py310 even to a 3.9 interpreter, giving a cp39 wheel that needs 3.10 symbols.
-        _build(
-            [
-                maturin,
-                "build",
-                "--release",
-                "-i",
-                python,
-                "--no-default-features",
-                "--out",
-                str(out),
-            ],
-            env=env,
-        )
-        wheels = sorted(glob.glob(os.path.join(out, f"*-{tag}-{tag}-*.whl")))
-        assert len(wheels) == 1, wheels
-        return wheels[0]
+    @property
+    def abi3(self):
+        """The abi3 build's wheels (given, or built with ``--features abi3-py39``)."""
+        if self._abi3 is None:
+            given = [w for w in self.given if "-abi3-" in os.path.basename(w)]
+            self._abi3 = given or self._maturin_build("abi3", "--features", "abi3-py39")
+        return self._abi3
 
 
 @pytest.fixture(scope="module")
@@ -179,20 +162,10 @@ def wheelhouse(tmp_path_factory):
     return Wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
-def test_one_abi3_wheel(wheelhouse):
-    """``maturin build --release`` gives exactly one wheel, an abi3 one for CPython 3.9 or 3.10
-    on (3.10: PyO3 uses METH_FASTCALL in the limited API only from there; 3.9 then gets a
-    version-specific wheel, tested below)."""
-    if not wheelhouse.given:
-        assert len(wheelhouse.default_build) == 1, wheelhouse.default_build
-    assert len(wheelhouse.abi3) == 1, wheelhouse.abi3
-    wheel = wheelhouse.abi3[0]
-    m = WHEEL_RE.search(os.path.basename(wheel))
-    assert m and m.group(3) == "abi3", wheel
-    assert (3, 9) <= wheelhouse.floor <= (3, 10), wheel
+def _check_contents(wheel, so_name):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-    assert "rselectors/_rselectors.abi3.so" in names, names
+    assert f"rselectors/{so_name}" in names, names
     for f in (
         "__init__.py",
         "__init__.pyi",
@@ -206,6 +179,26 @@ def test_one_abi3_wheel(wheelhouse):
         assert f"rselectors/{f}" in names, f
     # the package only: no tests, examples or sources
     assert all(n.startswith(("rselectors/", "rselectors-")) for n in names), names
+
+
+def test_default_wheel_is_for_this_python(wheelhouse):
+    """The default build gives one wheel, for this CPython's own ABI (not abi3)."""
+    assert len(wheelhouse.default) == 1, wheelhouse.default
+    wheel = wheelhouse.default[0]
+    m = WHEEL_RE.search(os.path.basename(wheel))
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    assert m and m.group(1) == tag and m.group(3) == tag, wheel
+    soabi = sysconfig.get_config_var("EXT_SUFFIX")
+    _check_contents(wheel, f"_rselectors{soabi}")
+
+
+def test_one_abi3_wheel(wheelhouse):
+    """``--features abi3-py39`` gives exactly one wheel, an abi3 one for CPython >= 3.9."""
+    assert len(wheelhouse.abi3) == 1, wheelhouse.abi3
+    wheel = wheelhouse.abi3[0]
+    m = WHEEL_RE.search(os.path.basename(wheel))
+    assert m and m.group(1) == "cp39" and m.group(3) == "abi3", wheel
+    _check_contents(wheel, "_rselectors.abi3.so")
 
 
 SMOKE = textwrap.dedent(
@@ -283,12 +276,7 @@ SMOKE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("version", VERSIONS, ids=[f"{v[0]}.{v[1]}" for v in VERSIONS])
-def test_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
-    python = INTERPRETERS.get(version)
-    if python is None:
-        pytest.skip(f"no CPython {version[0]}.{version[1]} on this machine")
-    wheel = wheelhouse.for_version(version, python)
+def _smoke_in_fresh_venv(python, wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     vpython = str(venv / "bin" / "python")
@@ -336,11 +324,17 @@ def test_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
         env=env,
         check=False,
     )
-    hint = ""
-    if "undefined symbol" in proc.stderr and version < wheelhouse.floor:
-        hint = (
-            f"\n{os.path.basename(wheel)} was compiled against the abi3 floor "
-            f"{wheelhouse.floor}: build it without PyO3's abi3-py3X feature (see Wheelhouse)"
-        )
-    assert proc.returncode == 0, proc.stdout + proc.stderr + hint
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("SMOKE OK"), proc.stdout
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=[f"{v[0]}.{v[1]}" for v in VERSIONS])
+def test_abi3_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
+    python = INTERPRETERS.get(version)
+    if python is None:
+        pytest.skip(f"no CPython {version[0]}.{version[1]} on this machine")
+    _smoke_in_fresh_venv(python, wheelhouse.abi3[0], tmp_path)
+
+
+def test_default_wheel_in_fresh_venv(wheelhouse, tmp_path):
+    _smoke_in_fresh_venv(sys.executable, wheelhouse.default[0], tmp_path)

@@ -30,6 +30,12 @@ impl Fd<'_> {
 /// AttributeError/TypeError/ValueError turned into `ValueError("Invalid file object: ...")`;
 /// a negative fd is `ValueError("Invalid file descriptor: {fd}")`.
 pub(crate) fn fileobj_to_fd<'py>(fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py>> {
+    if let Some(n) = exact_int_fd(fileobj) {
+        return Ok(Fd {
+            num: Some(n),
+            obj: fileobj.clone(),
+        });
+    }
     let py = fileobj.py();
     let obj = if fileobj.is_instance_of::<PyInt>() {
         fileobj.clone()
@@ -63,6 +69,15 @@ pub(crate) fn fileobj_to_fd<'py>(fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py
         Err(_) if obj.lt(0)? => Err(negative_fd(&obj)),
         Err(_) => Ok(Fd { num: None, obj }),
     }
+}
+
+/// The fd of an exact `int` that fits a C int and is not negative: the common case of
+/// [`fileobj_to_fd`], checked first and with no error to build.
+pub(crate) fn exact_int_fd(fileobj: &Bound<'_, PyAny>) -> Option<i32> {
+    if !fileobj.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    fileobj.extract::<i32>().ok().filter(|n| *n >= 0)
 }
 
 fn negative_fd(fd: &Bound<'_, PyAny>) -> PyErr {

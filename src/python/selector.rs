@@ -295,6 +295,9 @@ impl Inner {
     /// escaping `fileno()` means "not registered" to them, as in the stdlib, where these
     /// lookups sit inside `try: ... except KeyError`. `None`: not registered.
     fn resolve_registered(&self, fileobj: &Bound<'_, PyAny>) -> PyResult<Option<i32>> {
+        if let Some(n) = convert::exact_int_fd(fileobj) {
+            return Ok(Some(n));
+        }
         match self.resolve(fileobj) {
             Ok(fd) => Ok(fd.num),
             Err(e) if e.is_instance_of::<PyKeyError>(fileobj.py()) => Ok(None),
