@@ -15,8 +15,11 @@ Three subcommands (the engine is ``rselectors._bench``, loaded by file path):
     ``PORT <n>`` when it is ready (port 0 = any free port on 127.0.0.1). Stop it with Ctrl-C;
     it also exits by itself after ``--max-seconds`` (3600) or when its parent process dies.
 
-``client --port N [--clients 10] [--duration 5] [--msg-size 32]``
+``client --port N [--clients 10] [--duration 5] [--msg-size 32] [--load-client PATH]``
     Loads a running echo server on 127.0.0.1:N and prints the requests per second.
+
+``--load-client PATH`` (``run`` and ``client``) uses an executable load client instead of the
+Python one: ``gcc -O2 -o /tmp/echo_client benches/loadgen/echo_client.c``.
 """
 
 import argparse
@@ -50,8 +53,10 @@ def main(argv):
         p.add_argument("--clients", type=int, default=10)
         p.add_argument("--duration", type=float, default=5.0)
         p.add_argument("--msg-size", type=int, default=32)
+        p.add_argument("--load-client", metavar="PATH", help="native client (benches/loadgen)")
         a = p.parse_args(argv[1:])
-        rps = bench.load_only(a.port, a.clients, a.duration, a.msg_size)
+        exe = os.path.abspath(a.load_client) if a.load_client else None
+        rps = bench.load_only(a.port, a.clients, a.duration, a.msg_size, exe)
         print(f"{rps:,.0f} requests/s ({a.clients} clients, {a.duration} s)")
         return 0
     if argv and argv[0] == "run":

@@ -776,15 +776,18 @@ def echo_schedule(rounds, slot, warmup):
     return out
 
 
-def run_load(ports, clients, slots, size):
-    """Start ``clients`` load processes on ``ports``; return ``(start, procs)``."""
+def run_load(ports, clients, slots, size, client_exe=None):
+    """Start ``clients`` load processes on ``ports``; return ``(start, procs)``.
+
+    ``client_exe``: an executable taking the same arguments as the ``client`` worker (e.g.
+    ``benches/loadgen/echo_client.c`` compiled), used instead of the Python client.
+    """
     start = time.time() + 0.5 + 0.1 * clients
+    args = [",".join(map(str, ports)), repr(start), json.dumps(slots), str(size)]
     procs = []
     try:
         for _ in range(clients):
-            cmd = worker_cmd(
-                "client", ",".join(map(str, ports)), repr(start), json.dumps(slots), size
-            )
+            cmd = [client_exe, *args] if client_exe else worker_cmd("client", *args)
             procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     except BaseException:
         for p in procs:
@@ -806,10 +809,10 @@ def collect_load(procs, n_slots, timeout=60):
     return totals
 
 
-def load_only(port, clients, duration, size):
+def load_only(port, clients, duration, size, client_exe=None):
     """Load an already running echo server on ``port``; return requests per second."""
     slots = [[0, duration]]
-    _start, procs = run_load([port], clients, slots, size)
+    _start, procs = run_load([port], clients, slots, size, client_exe)
     try:
         return collect_load(procs, 1, timeout=duration + 60)[0] / duration
     finally:
@@ -860,11 +863,22 @@ def start_server(impl, kind, selector="DefaultSelector", port=0, timeout=15.0, m
     return proc, int(line.split()[1])
 
 
-def run_echo(impls, kind, clients, rounds, slot, size, selector="DefaultSelector", pin=False):
+def run_echo(
+    impls,
+    kind,
+    clients,
+    rounds,
+    slot,
+    size,
+    selector="DefaultSelector",
+    pin=False,
+    client_exe=None,
+):
     """Echo servers of ``kind`` on every impl, loaded in turn by ``clients`` processes.
 
     All servers and clients stay up for the whole measurement; the clients switch servers at
-    slot boundaries (A, B, B, A, ...), so both sides see the same machine conditions. Returns
+    slot boundaries (A, B, B, A, ...), so both sides see the same machine conditions.
+    ``client_exe``: see :func:`run_load`. Returns
     ``{"runs": [[{"rps", "server_cpu_us_per_req", ...} per slot] per impl]}``.
     """
     procs, servers = [], []
@@ -882,7 +896,7 @@ def run_echo(impls, kind, clients, rounds, slot, size, selector="DefaultSelector
                 os.sched_setaffinity(proc.pid, {cpus[0]})
         warmup = min(1.0, max(0.2, slot / 2))
         slots = echo_schedule(rounds, slot, warmup)
-        start, procs = run_load(ports, clients, slots, size)
+        start, procs = run_load(ports, clients, slots, size, client_exe)
         if pin:
             for p in procs:
                 os.sched_setaffinity(p.pid, set(cpus[1:]))
@@ -1189,7 +1203,9 @@ def rows_for(spec, res, names):
         ra, rb = res["runs"]
         a = statistics.median(r["rps"] for r in ra)
         b = statistics.median(r["rps"] for r in rb)
-        params = "{} clients, {}x{}s".format(res["clients"], len(ra), res["slot_s"])
+        params = "{} {} clients, {}x{}s".format(
+            res["clients"], res.get("load_client", "python"), len(ra), res["slot_s"]
+        )
         spread = "spread " + "/".join(
             "{:.0f}%".format(100 * (max(x["rps"] for x in r) - min(x["rps"] for x in r)) / m)
             if m
@@ -1370,10 +1386,16 @@ def run_e2e_case(spec, names, args):
             args.msg_size,
             args.e2e_selector,
             args.pin,
+            args.load_client,
         )
     except Exception as e:  # noqa: BLE001 - report it, go on with the other cases
         return {"error": f"{type(e).__name__}: {e}"}
-    res.update(clients=args.clients, slot_s=args.duration, msg_size=args.msg_size)
+    res.update(
+        clients=args.clients,
+        slot_s=args.duration,
+        msg_size=args.msg_size,
+        load_client="native" if args.load_client else "python",
+    )
     return res
 
 
@@ -1426,6 +1448,12 @@ def build_parser(prog=None):
         action="store_true",
         help="echo: pin the server to the first CPU and clients to the others",
     )
+    p.add_argument(
+        "--load-client",
+        metavar="PATH",
+        help="echo: an executable load client to use instead of the Python one, e.g. "
+        "benches/loadgen/echo_client.c compiled (costs the machine less CPU than the server)",
+    )
     p.add_argument("--list", action="store_true", help="list the case ids and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return p
@@ -1455,6 +1483,11 @@ def main(argv=None, prog=None):
                 "  Build it first (cd to the checkout; maturin develop --release), or compare "
                 "the stdlib with itself: --impl-b selectors\n"
             )
+            return 2
+    if args.load_client:
+        args.load_client = os.path.abspath(args.load_client)
+        if not os.access(args.load_client, os.X_OK):
+            sys.stderr.write(f"error: --load-client {args.load_client!r} is not executable\n")
             return 2
     if args.png:
         try:
