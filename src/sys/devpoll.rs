@@ -64,20 +64,17 @@ impl DevPollFd {
         max: usize,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let max = max.clamp(1, i32::MAX as usize);
-        buf.clear();
-        buf.reserve(max);
-        let mut arg = DvPoll {
-            dp_fds: buf.spare_capacity_mut().as_mut_ptr().cast::<PollFd>(),
-            dp_nfds: max as libc::nfds_t,
-            dp_timeout: ceil_millis(timeout),
-        };
-        // SAFETY: `arg` is a live local describing `max` writable records reserved above;
-        // the kernel writes at most `dp_nfds` of them.
-        let n = syscall!(ioctl(self.0.as_raw_fd(), DP_POLL, &mut arg as *mut DvPoll))? as usize;
-        // SAFETY: the kernel initialised the first `n` (<= max <= capacity) records.
-        unsafe { buf.set_len(n.min(max)) };
-        Ok(n.min(max))
+        super::fill(buf, max, |ptr, max| {
+            let mut arg = DvPoll {
+                dp_fds: ptr,
+                dp_nfds: max as libc::nfds_t,
+                dp_timeout: ceil_millis(timeout),
+            };
+            // SAFETY: `arg` is a live local describing `max` writable records; the kernel
+            // writes at most `dp_nfds` of them.
+            let n = syscall!(ioctl(self.0.as_raw_fd(), DP_POLL, &mut arg as *mut DvPoll))?;
+            Ok(n as usize)
+        })
     }
 }
 

@@ -61,39 +61,30 @@ impl EpollFd {
         max: usize,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let max = max.clamp(1, i32::MAX as usize);
-        buf.clear();
-        buf.reserve(max);
-        let ptr = buf.spare_capacity_mut().as_mut_ptr().cast::<EpollEvent>();
-        let n = match timeout {
-            Some(t) if !t.is_zero() && t.subsec_nanos() % 1_000_000 != 0 => {
-                self.pwait2(ptr, max, t)?
-            }
-            _ => {
-                // SAFETY: `ptr` points to at least `max` writable epoll_event slots reserved above.
-                syscall!(epoll_wait(
-                    self.0.as_raw_fd(),
-                    ptr,
-                    max as i32,
-                    ceil_millis(timeout)
-                ))?
-            }
-        };
-        let n = n as usize;
-        // SAFETY: the kernel initialised the first `n` (<= max <= capacity) entries.
-        unsafe { buf.set_len(n) };
-        Ok(n)
+        super::fill(buf, max, |ptr, max| {
+            let n = match timeout {
+                Some(t) if !t.is_zero() && t.subsec_nanos() % 1_000_000 != 0 => {
+                    self.pwait2(ptr, max, t)?
+                }
+                _ => {
+                    // SAFETY: `ptr` has room for `max` epoll_event records.
+                    syscall!(epoll_wait(
+                        self.0.as_raw_fd(),
+                        ptr,
+                        max as i32,
+                        ceil_millis(timeout)
+                    ))?
+                }
+            };
+            Ok(n as usize)
+        })
     }
 
     /// A wait with a sub-millisecond part: `epoll_pwait2` when the kernel has it.
     fn pwait2(&self, ptr: *mut EpollEvent, max: usize, timeout: Duration) -> io::Result<i32> {
         #[cfg(target_os = "linux")]
         if PWAIT2.load(Ordering::Relaxed) {
-            let (sec, nsec) = crate::timeout::timespec_parts(timeout);
-            let ts = libc::timespec {
-                tv_sec: sec as libc::time_t,
-                tv_nsec: nsec as _,
-            };
+            let ts = super::timespec(timeout);
             // SAFETY: `ptr` has room for `max` events, `ts` is a live local, a null sigmask
             // leaves the signal mask unchanged.
             let res = unsafe {

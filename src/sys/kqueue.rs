@@ -6,7 +6,6 @@
 //! [`kevent`] builds a record and [`Kevent`]'s accessors read one with fixed types.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -127,10 +126,7 @@ impl KqueueFd {
             "one receipt slot per change"
         );
         // A zero timeout: with EV_RECEIPT every change produces an entry, so nothing waits.
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let zero = super::timespec(Duration::ZERO);
         // SAFETY: `changes` is a valid slice read by the kernel, `receipts` a distinct writable
         // slice of at least `changes.len()` records (`Kevent` is a transparent `kevent`),
         // `zero` a live local.
@@ -155,34 +151,22 @@ impl KqueueFd {
     ) -> io::Result<usize> {
         // Never 0: kevent with nevents == 0 returns at once and the caller would busy-loop
         // (bpo-29255).
-        let max = max.clamp(1, i32::MAX as usize);
-        buf.clear();
-        buf.reserve(max);
-        let ts = timeout.map(|t| {
-            let (sec, nsec) = crate::timeout::timespec_parts(t);
-            libc::timespec {
-                tv_sec: sec as libc::time_t,
-                tv_nsec: nsec as _,
-            }
-        });
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        let spare: &mut [MaybeUninit<Kevent>] = &mut buf.spare_capacity_mut()[..max];
-        // SAFETY: no changes are passed; `spare` has room for `max` records for the kernel to
-        // write (`Kevent` is a transparent `kevent`); `ts_ptr` is null (wait forever) or points
-        // to a live local.
-        let n = syscall!(kevent(
-            self.0.as_raw_fd(),
-            std::ptr::null(),
-            0,
-            spare.as_mut_ptr().cast::<libc::kevent>(),
-            max as Count,
-            ts_ptr
-        ))? as usize;
-        // SAFETY: the kernel initialised the first `n` (<= max <= capacity) records.
-        unsafe { buf.set_len(n) };
-        Ok(n)
+        let ts = timeout.map(super::timespec);
+        let ts_ptr = super::timespec_ptr(&ts);
+        super::fill(buf, max, |ptr, max| {
+            // SAFETY: no changes are passed; `ptr` has room for `max` records for the kernel
+            // to write (`Kevent` is a transparent `kevent`); `ts_ptr` is null (wait forever)
+            // or points to a live local.
+            let n = syscall!(kevent(
+                self.0.as_raw_fd(),
+                std::ptr::null(),
+                0,
+                ptr.cast::<libc::kevent>(),
+                max as Count,
+                ts_ptr
+            ))?;
+            Ok(n as usize)
+        })
     }
 }
 

@@ -19,6 +19,45 @@ macro_rules! syscall {
     }};
 }
 
+use std::io;
+use std::time::Duration;
+
+/// `timeout` as a `timespec`, clamped as [`timespec_parts`](crate::timeout::timespec_parts)
+/// says, for the calls that take one (`epoll_pwait2`, `ppoll`, `pselect`, `kevent`).
+pub(crate) fn timespec(timeout: Duration) -> libc::timespec {
+    let (sec, nsec) = crate::timeout::timespec_parts(timeout);
+    libc::timespec {
+        tv_sec: sec as libc::time_t,
+        tv_nsec: nsec as _,
+    }
+}
+
+/// The pointer an optional `timespec` argument takes: null (wait forever) or `ts`.
+pub(crate) fn timespec_ptr(ts: &Option<libc::timespec>) -> *const libc::timespec {
+    ts.as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec)
+}
+
+/// Lets a kernel call fill `buf` (cleared first) with up to `max` records, `max` clamped to
+/// `1..=i32::MAX` (a zero count would make the waits return at once). `call` gets a pointer
+/// to room for `max` records and `max`, and must return how many records the kernel wrote
+/// there; `buf`'s length is set to that. Returns it.
+#[inline]
+pub(crate) fn fill<T>(
+    buf: &mut Vec<T>,
+    max: usize,
+    call: impl FnOnce(*mut T, usize) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let max = max.clamp(1, i32::MAX as usize);
+    buf.clear();
+    buf.reserve(max);
+    let n = call(buf.spare_capacity_mut().as_mut_ptr().cast::<T>(), max)?.min(max);
+    // SAFETY: `call` reports that the kernel initialised the first `n` records, and
+    // `n <= max <= capacity`.
+    unsafe { buf.set_len(n) };
+    Ok(n)
+}
+
 #[cfg(devpoll_available)]
 pub(crate) mod devpoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -34,11 +34,7 @@ pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<
         target_os = "openbsd"
     ))]
     if let Some(t) = timeout.filter(|t| t.subsec_nanos() % 1_000_000 != 0) {
-        let (sec, nsec) = crate::timeout::timespec_parts(t);
-        let ts = libc::timespec {
-            tv_sec: sec as libc::time_t,
-            tv_nsec: nsec as _,
-        };
+        let ts = super::timespec(t);
         // SAFETY: `fds` is a valid slice of pollfd for the kernel to update, `ts` is a live
         // local, a null sigmask leaves the mask unchanged.
         let n = syscall!(ppoll(

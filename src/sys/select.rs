@@ -57,16 +57,8 @@ pub(crate) fn select(
     write: &mut FdSet,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    let ts = timeout.map(|t| {
-        let (sec, nsec) = crate::timeout::timespec_parts(t);
-        libc::timespec {
-            tv_sec: sec as libc::time_t,
-            tv_nsec: nsec as _,
-        }
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = timeout.map(super::timespec);
+    let ts_ptr = super::timespec_ptr(&ts);
     // SAFETY: the sets are live and `nfds <= FD_SETSIZE` (checked by the caller's FdSet use),
     // `ts_ptr` is null or a live local, a null sigmask leaves the mask unchanged.
     let n = syscall!(pselect(
