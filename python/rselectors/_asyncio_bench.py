@@ -233,17 +233,10 @@ def case_executor(variants, rounds, n):
 
 
 def serve(variant):
-    async def handle(reader, writer):
-        while True:
-            data = await reader.read(1000)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        writer.close()
+    from rselectors._bench import echo_stream
 
     async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        server = await asyncio.start_server(echo_stream, "127.0.0.1", 0)
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Event().wait()
 

@@ -660,6 +660,17 @@ def serve_callback(mod, port, selector):
             callback(key.fileobj, mask)
 
 
+async def echo_stream(reader, writer):
+    """The asyncio streams echo handler: ``read(1000)``, ``write``, ``drain`` until EOF."""
+    while True:
+        data = await reader.read(1000)
+        if not data:
+            break
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
 def serve_asyncio(mod, port, selector, kind):
     """asyncio echo server (Protocol- or streams-based) on ``SelectorEventLoop(selector=...)``."""
     import asyncio
@@ -671,21 +682,12 @@ def serve_asyncio(mod, port, selector, kind):
         def data_received(self, data):
             self.transport.write(data)
 
-    async def handle(reader, writer):
-        while True:
-            data = await reader.read(1000)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        writer.close()
-
     async def main():
         loop = asyncio.get_running_loop()
         if kind == "asyncio-protocol":
             server = await loop.create_server(EchoProtocol, "127.0.0.1", port)
         else:
-            server = await asyncio.start_server(handle, "127.0.0.1", port)
+            server = await asyncio.start_server(echo_stream, "127.0.0.1", port)
         print("PORT", server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Event().wait()  # forever; the driver kills us
 
