@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A kernel readiness interface a [`Selector`] can use.
@@ -142,8 +142,9 @@ impl fmt::Display for Backend {
 pub struct Selector {
     driver: AnyDriver,
     backend: Backend,
-    wake: OnceLock<Arc<WakeState>>,
-    wake_init: Mutex<()>,
+    /// The wake-up notifier, created with the selector so that the selector's own fds are
+    /// all known before any registration can name their numbers (see [`Selector::owns`]).
+    wake: Arc<WakeState>,
     /// Set by [`Selector::shut_down`]: blocking selects return at once.
     shutdown: AtomicBool,
 }
@@ -185,11 +186,12 @@ impl Selector {
                 ))
             }
         };
+        let wake = Arc::new(WakeState::new()?);
+        dispatch!(&driver, d => d.attach(&wake))?;
         Ok(Selector {
             driver,
             backend,
-            wake: OnceLock::new(),
-            wake_init: Mutex::new(()),
+            wake,
             shutdown: AtomicBool::new(false),
         })
     }
@@ -224,14 +226,9 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn register(&self, fd: impl Source, token: Token, interest: Interest) -> io::Result<()> {
-        let fd = checked_fd(fd.raw_fd())?;
-        if token == Token::NOTIFY {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "Token(usize::MAX) is reserved for the selector's wake-up notifier",
-            ));
-        }
-        self.change(|wake| dispatch!(&self.driver, d => d.register(fd, token, interest, wake)))
+        let fd = self.user_fd(fd.raw_fd())?;
+        checked_token(token)?;
+        dispatch!(&self.driver, d => d.register(fd, token, interest, &self.wake))
     }
 
     /// Changes the token and interest of a registered `fd` (`NotFound` if not registered).
@@ -247,14 +244,9 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn modify(&self, fd: impl Source, token: Token, interest: Interest) -> io::Result<()> {
-        let fd = checked_fd(fd.raw_fd())?;
-        if token == Token::NOTIFY {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "Token(usize::MAX) is reserved for the selector's wake-up notifier",
-            ));
-        }
-        self.change(|wake| dispatch!(&self.driver, d => d.modify(fd, token, interest, wake)))
+        let fd = self.user_fd(fd.raw_fd())?;
+        checked_token(token)?;
+        dispatch!(&self.driver, d => d.modify(fd, token, interest, &self.wake))
     }
 
     /// Stops watching `fd` (`NotFound` if not registered; epoll reports `EBADF`/`ENOENT` for
@@ -272,27 +264,53 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn unregister(&self, fd: impl Source) -> io::Result<()> {
-        let fd = checked_fd(fd.raw_fd())?;
-        self.change(|wake| dispatch!(&self.driver, d => d.unregister(fd, wake)))
+        let fd = self.user_fd(fd.raw_fd())?;
+        dispatch!(&self.driver, d => d.unregister(fd, &self.wake))
     }
 
-    /// Runs a registration change, handing the backend the wake-up state if it exists (poll
-    /// and select nudge a blocked waiter through it to re-read their set).
+    /// Whether `fd` is one of the selector's own fds: its kernel object (epoll, kqueue,
+    /// /dev/poll) or its wake-up notifier. They exist from construction to drop, so a caller's
+    /// fd can carry one of their numbers only after the caller closed it while registered (or
+    /// by naming a number it does not own).
     ///
-    /// The state is read before the backend takes its lock, so a first `select` can create it
-    /// and start waiting on a copy of the set made before this change, in between: the backend
-    /// then sees a waiter but no notifier to nudge. If the state appeared while the change ran,
-    /// nudge it here (at worst a spurious nudge: the waiter waits again for the time left).
-    fn change(&self, f: impl FnOnce(Option<&WakeState>) -> io::Result<()>) -> io::Result<()> {
-        let before = self.wake.get();
-        f(before.map(|w| &**w))?;
-        if before.is_none() {
-            if let Some(w) = self.wake.get() {
-                // A failed write means the notifier is already readable: nothing is lost.
-                let _ = w.nudge();
-            }
+    /// ```
+    /// use rselectors::Selector;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let selector = Selector::new()?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// assert!(!selector.owns(a.as_raw_fd()));
+    /// if let Some(fd) = selector.try_as_fd() {
+    ///     assert!(selector.owns(fd.as_raw_fd()));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn owns(&self, fd: RawFd) -> bool {
+        self.wake.notify_fd().owns(fd) || self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd)
+    }
+
+    /// Validates a caller's fd before it reaches the backend: negative is `InvalidInput`,
+    /// and one of the selector's own fds is refused as the kernel refuses it: the kernel
+    /// object with `EINVAL` (epoll's answer for an instance asked to watch itself), the
+    /// notifier with `EBADF` (a closed fd's answer, which is what the caller's fd is when a
+    /// number it registered now names the notifier). Registering, modifying or unregistering
+    /// the notifier under the caller's name would switch off wake-ups or report the
+    /// notifier's readiness under the caller's token.
+    fn user_fd(&self, fd: RawFd) -> io::Result<RawFd> {
+        if fd < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid file descriptor: {fd}"),
+            ));
         }
-        Ok(())
+        if self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        if self.wake.notify_fd().owns(fd) {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        Ok(fd)
     }
 
     /// Waits until a registered fd is ready, a wake-up arrives, or `timeout` passes
@@ -330,10 +348,9 @@ impl Selector {
         deadline: Deadline,
     ) -> io::Result<bool> {
         if timeout == Some(Duration::ZERO) {
-            // Never blocks: no deadline, no notifier unless one exists.
-            let wake = self.wake.get().map(|w| &**w);
-            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, wake))?;
-            return Ok(woken && wake.is_some_and(|w| w.consume()));
+            // Never blocks: no deadline to keep.
+            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, &self.wake))?;
+            return Ok(woken && self.wake.consume());
         }
         self.select_until(events, deadline)
     }
@@ -389,17 +406,16 @@ impl Selector {
     /// One blocking select until `deadline`, re-waiting after internal set-change nudges;
     /// returns whether a wake-up or a shutdown ended it.
     fn select_until(&self, events: &mut Events, deadline: Deadline) -> io::Result<bool> {
-        let wake = self.wake_state()?;
+        let wake = &*self.wake;
         // Pairs with the fence in `shut_down`: either this load sees the flag, or
-        // `shut_down` sees the wake state created above and wakes this wait.
+        // `shut_down`'s wake-up reaches this wait.
         fence(Ordering::SeqCst);
         if self.shutdown.load(Ordering::Relaxed) {
             events.clear();
             return Ok(true);
         }
         loop {
-            let woken =
-                dispatch!(&self.driver, d => d.wait(events, deadline.remaining(), Some(wake)))?;
+            let woken = dispatch!(&self.driver, d => d.wait(events, deadline.remaining(), wake))?;
             let user_wake = woken && wake.consume();
             let shutdown = self.shutdown.load(Ordering::Relaxed);
             if shutdown {
@@ -426,26 +442,8 @@ impl Selector {
     pub(crate) fn shut_down(&self) {
         self.shutdown.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        if let Some(w) = self.wake.get() {
-            // A failed write leaves the notifier readable or gone; nothing else to do.
-            let _ = w.wake();
-        }
-    }
-
-    /// The wake-up state, created (and attached to the kernel set) on first use.
-    fn wake_state(&self) -> io::Result<&WakeState> {
-        if let Some(w) = self.wake.get() {
-            return Ok(w);
-        }
-        // Serialise creation so exactly one notifier is ever attached; a failed attach
-        // stores nothing and the next call tries again.
-        let _guard = self.wake_init.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = self.wake.get() {
-            return Ok(w);
-        }
-        let fresh = Arc::new(WakeState::new()?);
-        dispatch!(&self.driver, d => d.attach(&fresh))?;
-        Ok(self.wake.get_or_init(|| fresh))
+        // A failed write leaves the notifier readable; nothing else to do.
+        let _ = self.wake.wake();
     }
 
     /// Wakes a thread blocked in [`select`](Selector::select) (or makes the next `select`
@@ -463,7 +461,7 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake(&self) -> io::Result<()> {
-        self.wake_state()?.wake()
+        self.wake.wake()
     }
 
     /// Whether a wake-up is pending: [`wake`](Selector::wake) was called and no `select` has
@@ -478,25 +476,21 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake_pending(&self) -> bool {
-        self.wake.get().is_some_and(|w| w.is_pending())
+        self.wake.is_pending()
     }
 
     /// A cloneable [`Waker`] for this selector, to hand to other threads.
     ///
     /// ```
     /// let selector = rselectors::Selector::new()?;
-    /// let waker = selector.waker()?;
+    /// let waker = selector.waker();
     /// std::thread::spawn(move || waker.wake().unwrap()).join().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn waker(&self) -> io::Result<Waker> {
-        self.wake_state()?;
-        let state = self
-            .wake
-            .get()
-            .expect("wake state was just created")
-            .clone();
-        Ok(Waker { state })
+    pub fn waker(&self) -> Waker {
+        Waker {
+            state: self.wake.clone(),
+        }
     }
 
     /// The kernel object's fd (epoll, kqueue, /dev/poll), `None` for poll and select, which
@@ -524,16 +518,15 @@ fn deadline_for(timeout: Option<Duration>) -> Deadline {
     }
 }
 
-/// Validates a caller's fd number.
-fn checked_fd(fd: RawFd) -> io::Result<RawFd> {
-    if fd < 0 {
-        Err(io::Error::new(
+/// Refuses the token reserved for the notifier.
+fn checked_token(token: Token) -> io::Result<()> {
+    if token == Token::NOTIFY {
+        return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("invalid file descriptor: {fd}"),
-        ))
-    } else {
-        Ok(fd)
+            "Token(usize::MAX) is reserved for the selector's wake-up notifier",
+        ));
     }
+    Ok(())
 }
 
 /// The kernel object's fd, for nesting in another event loop.
@@ -588,33 +581,6 @@ mod tests {
         rx.recv_timeout(Duration::from_secs(10))
             .expect("still blocked after 10 s");
         t.join().unwrap()
-    }
-
-    #[test]
-    fn a_change_racing_with_the_first_select_still_reaches_it() {
-        // Replays the race deterministically: the change reads "no wake-up state yet", then a
-        // first `select` creates it and blocks on a copy of the set without the change, then
-        // the backend applies the change with no notifier to nudge. `change` must nudge.
-        for backend in Backend::ALL.into_iter().filter(|b| b.is_available()) {
-            let s = Arc::new(Selector::with_backend(backend).unwrap());
-            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-            std::io::Write::write_all(&mut b, b"x").unwrap();
-            let mut waiter = None;
-            s.change(|wake| {
-                assert!(wake.is_none());
-                let s2 = s.clone();
-                waiter = Some(std::thread::spawn(move || {
-                    let mut events = Events::with_capacity(4);
-                    s2.select(&mut events, None).unwrap();
-                    events.iter().map(|e| e.token()).collect::<Vec<_>>()
-                }));
-                std::thread::sleep(Duration::from_millis(100)); // let it block
-                dispatch!(&s.driver, d => d.register(a.as_raw_fd(), Token(1), Interest::READABLE, wake))
-            })
-            .unwrap();
-            let got = within_10s(move || waiter.unwrap().join().unwrap());
-            assert_eq!(got, [Token(1)], "{backend}");
-        }
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl WakeState {
 /// use std::time::{Duration, Instant};
 ///
 /// let selector = Arc::new(Selector::new()?);
-/// let waker = selector.waker()?;
+/// let waker = selector.waker();
 /// let t = std::thread::spawn(move || {
 ///     std::thread::sleep(Duration::from_millis(50));
 ///     waker.wake().unwrap();
@@ -91,7 +91,7 @@ impl Waker {
     ///
     /// ```
     /// # let selector = rselectors::Selector::new()?;
-    /// selector.waker()?.wake()?;
+    /// selector.waker().wake()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake(&self) -> io::Result<()> {

@@ -68,8 +68,8 @@ fn registering_a_ready_fd_wakes_a_blocked_select() {
 
 #[test]
 fn a_first_select_racing_with_the_first_registration_sees_it() {
-    // The notifier is created by the first blocking select: a registration at the same
-    // moment must still reach it (or be in the set it copies).
+    // A registration at the moment of a fresh selector's first blocking select must still
+    // reach it (or be in the set it copies).
     let _fds = shared_fds();
     for backend in backends() {
         for round in 0..100 {

@@ -45,7 +45,7 @@ fn assert_waits_at_least(s: &Selector, events: &mut Events, timeout: Duration) {
 fn never_wakes_early_with_nothing_registered() {
     let _fds = shared_fds();
     for backend in backends() {
-        // A fresh selector per timeout: the first wait also creates the notifier.
+        // A fresh selector per timeout: its first wait too never ends early.
         for (timeout, reps) in TIMEOUTS {
             let s = selector(backend);
             let mut events = Events::with_capacity(8);
@@ -170,7 +170,7 @@ fn zero_timeout_never_blocks() {
             }
             assert!(start.elapsed() < SANITY, "{backend}: {:?}", start.elapsed());
         };
-        // Before the notifier exists, after it exists, and with a wake-up consumed.
+        // Fresh, after a blocking wait, and with a wake-up consumed.
         check(&s, &mut events);
         s.select(&mut events, Some(Duration::from_micros(100)))
             .unwrap();

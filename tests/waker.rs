@@ -50,7 +50,7 @@ fn wake_before_select_makes_the_next_select_return_at_once() {
 
         // Through a Waker made before any select (it creates the notifier).
         let s = selector(backend);
-        let waker = s.waker().unwrap();
+        let waker = s.waker();
         waker.wake().unwrap();
         returns_at_once(&s, &mut events);
         waits_full_time(&s, &mut events);
@@ -92,7 +92,7 @@ fn wake_from_another_thread_unblocks_select_none() {
             if with_fds {
                 s.register(&a, Token(1), Interest::READABLE).unwrap();
             }
-            let waker = s.waker().unwrap();
+            let waker = s.waker();
             let selecting = {
                 let s = s.clone();
                 std::thread::spawn(move || {
@@ -116,7 +116,7 @@ fn many_concurrent_wakes_coalesce() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = Arc::new(selector(backend));
-        let waker = s.waker().unwrap();
+        let waker = s.waker();
         let mut events = Events::with_capacity(8);
 
         // Phase 1: 8 threads x 1000 wakes with nobody selecting -> one pending wake-up.
@@ -172,7 +172,7 @@ fn waker_outliving_the_selector_is_harmless() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = selector(backend);
-        let waker = s.waker().unwrap();
+        let waker = s.waker();
         let other = waker.clone();
         drop(s);
         for _ in 0..100 {
@@ -188,7 +188,7 @@ fn one_wake_ends_one_of_several_blocked_selects() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = Arc::new(selector(backend));
-        let waker = s.waker().unwrap();
+        let waker = s.waker();
         let (tx, rx) = std::sync::mpsc::channel();
         let threads: Vec<_> = (0..3)
             .map(|_| {
@@ -235,17 +235,18 @@ fn fill_fds_below_fd_setsize() -> Vec<OwnedFd> {
 
 #[test]
 fn select_backend_with_its_notifier_beyond_fd_setsize() {
-    // The notifier is created lazily: with every fd below FD_SETSIZE in use at that moment
-    // it lands above, cannot be in an fd_set, and select waits in short slices instead.
+    // The notifier is created with the selector: with every fd below FD_SETSIZE in use at
+    // that moment it lands above, cannot be in an fd_set, and select waits in short slices
+    // instead.
     let _fds = exclusive_fds();
     raise_fd_limit(4096);
-    let s = Arc::new(selector(Backend::Select));
     let (a, b) = pair();
     assert!(a.as_raw_fd() < libc::FD_SETSIZE as RawFd);
-    s.register(&a, Token(1), Interest::READABLE).unwrap();
     let fillers = fill_fds_below_fd_setsize();
-    let waker = s.waker().unwrap();
+    let s = Arc::new(selector(Backend::Select));
     drop(fillers);
+    s.register(&a, Token(1), Interest::READABLE).unwrap();
+    let waker = s.waker();
 
     let mut events = Events::with_capacity(8);
     waits_full_time(&s, &mut events);

@@ -143,8 +143,8 @@ pub(crate) use driver::Devpoll;
 #[cfg(devpoll_available)]
 mod driver {
     use super::*;
-    use crate::backend::poll::{already_registered, not_registered};
     use crate::backend::Driver;
+    use crate::backend::{already_registered, not_registered};
     use crate::sys::devpoll::DevPollFd;
     use crate::waker::WakeState;
     use std::io;
@@ -191,7 +191,7 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: Option<&WakeState>,
+            _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
             if table.contains(fd) {
@@ -207,7 +207,7 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: Option<&WakeState>,
+            _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
             if !table.contains(fd) {
@@ -229,7 +229,7 @@ mod driver {
             }
         }
 
-        fn unregister(&self, fd: RawFd, _: Option<&WakeState>) -> io::Result<()> {
+        fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
             let mut table = self.lock();
             table.remove(fd).ok_or_else(|| not_registered(fd))?;
             // Removing an fd the kernel does not know (closed, or registered with no events)
@@ -241,7 +241,7 @@ mod driver {
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
-            notify: Option<&WakeState>,
+            notify: &WakeState,
         ) -> io::Result<bool> {
             events.clear();
             let max = max_events(self.lock().len(), events.capacity(), notify.is_some());

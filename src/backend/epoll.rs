@@ -1,6 +1,6 @@
 //! epoll: the kernel keeps the registration set; `data.u64` carries the token.
 
-use super::{Driver, ReadinessBits};
+use super::{already_registered, not_registered, Driver, ReadinessBits};
 use crate::sys::epoll::{
     EpollEvent, EpollFd, Op, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP,
 };
@@ -13,10 +13,12 @@ use std::time::Duration;
 
 pub(crate) struct Epoll {
     ep: EpollFd,
-    /// Registrations added (the notifier included) minus those removed: an upper bound on
-    /// how many events one wait can return (fds closed without unregistering leave the
-    /// kernel set silently and keep counting). Sizes the kernel buffer, as the stdlib's
-    /// `max(len(fd_to_key), 1)` does, so a huge `Events` capacity allocates nothing extra.
+    /// Registrations added (the notifier included) minus those removed: how many events one
+    /// wait can return. Sizes the kernel buffer, as the stdlib's `max(len(fd_to_key), 1)`
+    /// does, so a huge `Events` capacity allocates nothing extra. Unregistering an fd that was
+    /// closed first (`EBADF`) counts as a removal: closing it removed it from the kernel set,
+    /// unless a duplicate keeps its file open (a stale registration, which then takes a slot
+    /// another ready fd may wait one more `select` for).
     registered: AtomicUsize,
 }
 
@@ -64,40 +66,44 @@ impl Driver for Epoll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        _: Option<&WakeState>,
+        _: &WakeState,
     ) -> io::Result<()> {
         self.ep
             .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
             .map_err(|e| match e.raw_os_error() {
-                Some(libc::EEXIST) => io::Error::new(io::ErrorKind::AlreadyExists, e),
+                Some(libc::EEXIST) => already_registered(fd),
                 _ => e,
             })?;
         self.added();
         Ok(())
     }
 
-    fn modify(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        _: Option<&WakeState>,
-    ) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, _: &WakeState) -> io::Result<()> {
         self.ep
             .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => not_registered(fd),
+                _ => e,
+            })
     }
 
-    fn unregister(&self, fd: RawFd, _: Option<&WakeState>) -> io::Result<()> {
-        self.ep.ctl(Op::Delete, fd, 0, 0)?;
-        self.removed();
-        Ok(())
+    fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
+        let result = self.ep.ctl(Op::Delete, fd, 0, 0);
+        match result.as_ref().map_err(io::Error::raw_os_error) {
+            Ok(()) | Err(Some(libc::EBADF)) => self.removed(),
+            Err(_) => {}
+        }
+        result.map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => not_registered(fd),
+            _ => e,
+        })
     }
 
     fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        _notify: Option<&WakeState>,
+        _notify: &WakeState,
     ) -> io::Result<bool> {
         events.clear();
         // Ask the kernel for exactly as many events as we keep: every event it returns is

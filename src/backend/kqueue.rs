@@ -348,8 +348,8 @@ pub(crate) use driver::Kqueue;
 #[cfg(kqueue_available)]
 mod driver {
     use super::*;
-    use crate::backend::poll::{already_registered, not_registered};
     use crate::backend::Driver;
+    use crate::backend::{already_registered, not_registered};
     use crate::sys::kqueue::{self as sys, Kevent, KqueueFd};
     use crate::waker::WakeState;
     use std::io;
@@ -455,7 +455,7 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: Option<&WakeState>,
+            _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
             if table.get(fd).is_some() {
@@ -479,7 +479,7 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: Option<&WakeState>,
+            _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
             let old = table.get(fd).ok_or_else(|| not_registered(fd))?;
@@ -491,7 +491,7 @@ mod driver {
             first_error(&results[..n])
         }
 
-        fn unregister(&self, fd: RawFd, _: Option<&WakeState>) -> io::Result<()> {
+        fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
             let mut table = self.lock();
             let interest = table.remove(fd).ok_or_else(|| not_registered(fd))?;
             let changes = unregister_changes(fd, interest);
@@ -503,7 +503,7 @@ mod driver {
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
-            notify: Option<&WakeState>,
+            notify: &WakeState,
         ) -> io::Result<bool> {
             events.clear();
             let max = {

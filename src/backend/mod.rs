@@ -27,13 +27,13 @@ pub(crate) trait Driver: Send + Sync + Sized {
     fn new() -> io::Result<Self>;
 
     /// Adds `fd`. `AlreadyExists` if it is registered. `wake` is the selector's wake-up state
-    /// if it exists (user-space backends nudge a waiter through it).
+    /// (user-space backends nudge a waiter through it).
     fn register(
         &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: Option<&WakeState>,
+        wake: &WakeState,
     ) -> io::Result<()>;
 
     /// Changes `fd`'s token and interest. `NotFound` if it is not registered.
@@ -42,28 +42,44 @@ pub(crate) trait Driver: Send + Sync + Sized {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: Option<&WakeState>,
+        wake: &WakeState,
     ) -> io::Result<()>;
 
     /// Removes `fd`. `NotFound` if it is not registered (a kernel error if the kernel refuses).
-    fn unregister(&self, fd: RawFd, wake: Option<&WakeState>) -> io::Result<()>;
+    fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()>;
 
     /// Waits once for up to `timeout` (`None`: forever), appending at most
-    /// `events.capacity()` events after `events.clear()`. `notify`, if given, is watched too;
-    /// returns whether it was readable. `Interrupted` on EINTR.
+    /// `events.capacity()` events after `events.clear()`. `notify` is watched too; returns
+    /// whether it was readable. `Interrupted` on EINTR.
     fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: Option<&WakeState>,
+        notify: &WakeState,
     ) -> io::Result<bool>;
 
-    /// Called once, when the selector creates its wake-up fd (kernel-set backends add it with
-    /// [`Token::NOTIFY`]; user-space backends watch it at wait time instead).
+    /// Called once, when the selector is created with its wake-up fd (kernel-set backends add
+    /// it with [`Token::NOTIFY`]; user-space backends watch it at wait time instead).
     fn attach(&self, wake: &WakeState) -> io::Result<()>;
 
     /// The kernel object's fd, for backends that have one.
     fn as_fd(&self) -> Option<BorrowedFd<'_>>;
+}
+
+/// The error for registering an fd that is registered: the same words on every backend.
+pub(crate) fn already_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("fd {fd} is already registered"),
+    )
+}
+
+/// The error for modifying or unregistering an fd that is not registered.
+pub(crate) fn not_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("fd {fd} is not registered"),
+    )
 }
 
 /// Raw per-call buffers owned by [`Events`], so that concurrent waits never share one.
@@ -189,25 +205,23 @@ pub(crate) struct UserSpaceSet {
 
 impl UserSpaceSet {
     /// Records a change and nudges blocked waiters.
-    pub(crate) fn changed(&mut self, wake: Option<&WakeState>) {
+    pub(crate) fn changed(&mut self, wake: &WakeState) {
         self.generation = self.generation.wrapping_add(1);
         if self.waiters > 0 {
-            if let Some(w) = wake {
-                // A failed write means the notifier is already readable or gone: either way
-                // no waiter can be left sleeping on a stale set because of it.
-                let _ = w.nudge();
-            }
+            // A failed write means the notifier is already readable: no waiter can be left
+            // sleeping on a stale set because of it.
+            let _ = wake.nudge();
         }
     }
 
-    /// A thread starts waiting (counted only if it watches the notifier).
-    pub(crate) fn enter(&mut self, notify: Option<&WakeState>) {
-        self.waiters += usize::from(notify.is_some());
+    /// A thread starts waiting with the notifier in its set.
+    pub(crate) fn enter(&mut self) {
+        self.waiters += 1;
     }
 
     /// A thread stops waiting.
-    pub(crate) fn leave(&mut self, notify: Option<&WakeState>) {
-        self.waiters -= usize::from(notify.is_some());
+    pub(crate) fn leave(&mut self) {
+        self.waiters -= 1;
     }
 
     /// The order in which to scan the `n` slots of a wait's results: from where the last

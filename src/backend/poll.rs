@@ -4,7 +4,7 @@
 //! the master into its own buffer only when it changed since that buffer was filled, so an
 //! unchanged set costs no rebuild per call, and it never holds the lock while blocked.
 
-use super::{Driver, ReadinessBits, UserSpaceSet};
+use super::{already_registered, not_registered, Driver, ReadinessBits, UserSpaceSet};
 use crate::sys::poll::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
 use crate::waker::WakeState;
 use crate::{Event, Events, FdMap, Interest, Token};
@@ -99,16 +99,12 @@ impl State {
 impl Poll {
     /// A zero-timeout wait: it cannot block, so it polls the master set in place under the
     /// lock (no copy, nothing for a concurrent change to invalidate).
-    fn wait_now(&self, events: &mut Events, notify: Option<&WakeState>) -> io::Result<bool> {
+    fn wait_now(&self, events: &mut Events, notify: &WakeState) -> io::Result<bool> {
         let mut st = self.lock();
-        if let Some(w) = notify {
-            st.fds.push(poll::pollfd(w.notify_fd().raw_fd(), POLLIN));
-        }
+        st.fds
+            .push(poll::pollfd(notify.notify_fd().raw_fd(), POLLIN));
         let result = poll::poll(&mut st.fds, Some(Duration::ZERO));
-        let woken = match notify {
-            Some(_) => st.fds.pop().is_some_and(|p| p.revents != 0),
-            None => false,
-        };
+        let woken = st.fds.pop().is_some_and(|p| p.revents != 0);
         let ready = result? - usize::from(woken);
         let fds = std::mem::take(&mut st.fds);
         let tokens = std::mem::take(&mut st.tokens);
@@ -137,7 +133,7 @@ impl Driver for Poll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: Option<&WakeState>,
+        wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
         if st.index.contains(fd) {
@@ -156,7 +152,7 @@ impl Driver for Poll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: Option<&WakeState>,
+        wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
         let pos = *st.index.get(fd).ok_or_else(|| not_registered(fd))? as usize;
@@ -166,7 +162,7 @@ impl Driver for Poll {
         Ok(())
     }
 
-    fn unregister(&self, fd: RawFd, wake: Option<&WakeState>) -> io::Result<()> {
+    fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
         let pos = st.index.remove(fd).ok_or_else(|| not_registered(fd))? as usize;
         st.fds.swap_remove(pos);
@@ -182,7 +178,7 @@ impl Driver for Poll {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: Option<&WakeState>,
+        notify: &WakeState,
     ) -> io::Result<bool> {
         events.clear();
         if timeout == Some(Duration::ZERO) {
@@ -202,19 +198,15 @@ impl Driver for Poll {
                 buf.tokens.extend_from_slice(&st.tokens);
                 buf.generation = st.set.generation;
             }
-            st.set.enter(notify);
+            st.set.enter();
             buf
         };
-        if let Some(w) = notify {
-            buf.fds.push(poll::pollfd(w.notify_fd().raw_fd(), POLLIN));
-        }
+        buf.fds
+            .push(poll::pollfd(notify.notify_fd().raw_fd(), POLLIN));
         let result = poll::poll(&mut buf.fds, timeout);
-        let woken = match notify {
-            Some(_) => buf.fds.pop().is_some_and(|p| p.revents != 0),
-            None => false,
-        };
+        let woken = buf.fds.pop().is_some_and(|p| p.revents != 0);
         let mut st = self.lock();
-        st.set.leave(notify);
+        st.set.leave();
         if let Ok(ready) = result {
             let current = buf.generation == st.set.generation;
             st.collect(
@@ -239,20 +231,6 @@ impl Driver for Poll {
     }
 }
 
-pub(crate) fn already_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("fd {fd} is already registered"),
-    )
-}
-
-pub(crate) fn not_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("fd {fd} is not registered"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,13 +249,14 @@ mod tests {
     #[test]
     fn swap_remove_keeps_index_consistent() {
         let p = Poll::new().unwrap();
+        let w = WakeState::new().unwrap();
         for fd in 100..110 {
-            p.register(fd, Token(fd as usize), Interest::READABLE, None)
+            p.register(fd, Token(fd as usize), Interest::READABLE, &w)
                 .unwrap();
         }
-        p.unregister(100, None).unwrap();
-        p.unregister(105, None).unwrap();
-        p.modify(109, Token(9), Interest::WRITABLE, None).unwrap();
+        p.unregister(100, &w).unwrap();
+        p.unregister(105, &w).unwrap();
+        p.modify(109, Token(9), Interest::WRITABLE, &w).unwrap();
         let st = p.lock();
         assert_eq!(st.fds.len(), 8);
         for (i, pfd) in st.fds.iter().enumerate() {

@@ -3,7 +3,7 @@
 //! Fds at or above `FD_SETSIZE` are accepted at registration (as the stdlib does) and make
 //! every wait fail with `InvalidInput` until they are unregistered.
 
-use super::poll::{already_registered, not_registered};
+use super::{already_registered, not_registered};
 use super::{Driver, UserSpaceSet};
 use crate::event::flags;
 use crate::sys::select::{self, FdSet, FD_SETSIZE};
@@ -86,27 +86,24 @@ impl Select {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One `pselect` over a snapshot of the sets; returns whether the notifier was readable.
+    /// One `pselect` over a snapshot of the sets, watching `notify_fd` too if given (it is
+    /// below `FD_SETSIZE`); returns whether it was readable.
     fn wait_once(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: Option<&WakeState>,
+        notify_fd: Option<RawFd>,
     ) -> io::Result<bool> {
-        let (mut read, mut write, mut nfds, notify_fd, generation) = {
+        let (mut read, mut write, mut nfds, generation) = {
             let mut st = self.lock();
             if st.oversize > 0 {
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, OUT_OF_RANGE));
             }
             let nfds = st.nfds();
-            st.set.enter(notify);
-            (
-                st.read,
-                st.write,
-                nfds,
-                notify.map(|w| w.notify_fd().raw_fd()),
-                st.set.generation,
-            )
+            if notify_fd.is_some() {
+                st.set.enter();
+            }
+            (st.read, st.write, nfds, st.set.generation)
         };
         if let Some(fd) = notify_fd {
             read.insert(fd);
@@ -114,7 +111,9 @@ impl Select {
         }
         let result = select::select(nfds, &mut read, &mut write, timeout);
         let mut st = self.lock();
-        st.set.leave(notify);
+        if notify_fd.is_some() {
+            st.set.leave();
+        }
         match result {
             // EBADF: an fd of our copy of the set was closed. If the set changed meanwhile,
             // it was unregistered and then closed, as documented, by another thread: not an
@@ -175,7 +174,7 @@ impl Driver for Select {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: Option<&WakeState>,
+        wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
         if st.regs.contains(fd) {
@@ -192,7 +191,7 @@ impl Driver for Select {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: Option<&WakeState>,
+        wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
         let entry = st.regs.get_mut(fd).ok_or_else(|| not_registered(fd))?;
@@ -203,7 +202,7 @@ impl Driver for Select {
         Ok(())
     }
 
-    fn unregister(&self, fd: RawFd, wake: Option<&WakeState>) -> io::Result<()> {
+    fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
         st.regs.remove(fd).ok_or_else(|| not_registered(fd))?;
         st.remove(fd);
@@ -215,11 +214,11 @@ impl Driver for Select {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: Option<&WakeState>,
+        notify: &WakeState,
     ) -> io::Result<bool> {
         events.clear();
-        match notify {
-            Some(w) if w.notify_fd().raw_fd() >= FD_SETSIZE => {
+        match notify.notify_fd().raw_fd() {
+            fd if fd >= FD_SETSIZE => {
                 // The notifier cannot be in an fd_set: wait in short slices, checking for
                 // wake-ups between them, until the timeout or readiness.
                 let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -230,12 +229,12 @@ impl Driver for Select {
                     if !events.is_empty() || left.is_some_and(|l| l <= slice) {
                         return Ok(false);
                     }
-                    if w.notify_fd().is_readable()? {
+                    if notify.notify_fd().is_readable()? {
                         return Ok(true);
                     }
                 }
             }
-            _ => self.wait_once(events, timeout, notify),
+            fd => self.wait_once(events, timeout, Some(fd)),
         }
     }
 
@@ -255,28 +254,30 @@ mod tests {
     #[test]
     fn oversize_fds_fail_the_wait_until_removed() {
         let s = Select::new().unwrap();
-        s.register(FD_SETSIZE + 5, Token(1), Interest::READABLE, None)
+        let w = WakeState::new().unwrap();
+        s.register(FD_SETSIZE + 5, Token(1), Interest::READABLE, &w)
             .unwrap();
         let mut events = Events::with_capacity(4);
-        let err = s.wait(&mut events, Some(Duration::ZERO), None).unwrap_err();
+        let err = s.wait(&mut events, Some(Duration::ZERO), &w).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), OUT_OF_RANGE);
-        s.unregister(FD_SETSIZE + 5, None).unwrap();
-        s.wait(&mut events, Some(Duration::ZERO), None).unwrap();
+        s.unregister(FD_SETSIZE + 5, &w).unwrap();
+        s.wait(&mut events, Some(Duration::ZERO), &w).unwrap();
     }
 
     #[test]
     fn max_fd_is_recomputed() {
         let s = Select::new().unwrap();
+        let w = WakeState::new().unwrap();
         for fd in [3, 9, 7] {
-            s.register(fd, Token(fd as usize), Interest::READABLE, None)
+            s.register(fd, Token(fd as usize), Interest::READABLE, &w)
                 .unwrap();
         }
         assert_eq!(s.lock().nfds(), 10);
-        s.unregister(9, None).unwrap();
+        s.unregister(9, &w).unwrap();
         assert_eq!(s.lock().nfds(), 8);
-        s.unregister(7, None).unwrap();
-        s.unregister(3, None).unwrap();
+        s.unregister(7, &w).unwrap();
+        s.unregister(3, &w).unwrap();
         assert_eq!(s.lock().nfds(), 0);
     }
 }

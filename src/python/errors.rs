@@ -62,10 +62,17 @@ pub(crate) fn kernel_object_closed(backend: Backend) -> PyErr {
 }
 
 /// An `io::Error` from the core as the stdlib would raise it: `OSError(errno, strerror)`
-/// (which Python turns into the errno's subclass, e.g. `PermissionError` for `EPERM`), and
-/// the select backend's out-of-range error as `ValueError`.
+/// (which Python turns into the errno's subclass, e.g. `PermissionError` for `EPERM`); the
+/// core's own "not registered" / "already registered" as the kernel's `ENOENT` / `EEXIST`
+/// (what epoll answers, so the stdlib's error); the select backend's out-of-range error as
+/// `ValueError`.
 pub(crate) fn os_error(err: io::Error) -> PyErr {
-    if let Some(code) = err.raw_os_error() {
+    let code = err.raw_os_error().or(match err.kind() {
+        io::ErrorKind::NotFound => Some(libc::ENOENT),
+        io::ErrorKind::AlreadyExists => Some(libc::EEXIST),
+        _ => None,
+    });
+    if let Some(code) = code {
         let text = io::Error::from_raw_os_error(code).to_string();
         let strerror = match text.rfind(" (os error ") {
             Some(i) => text[..i].to_string(),

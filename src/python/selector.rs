@@ -72,12 +72,13 @@ thread_local! {
     static READY: std::cell::Cell<Vec<(Py<PyAny>, u8)>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// An event buffer for `select`. Its capacity is unbounded (memory grows with what the
-/// kernel returns): epoll then also returns events of stale registrations (a dup'ed fd
-/// closed without unregister), which are dropped, instead of letting them crowd out live ones.
-fn new_events() -> Events {
-    let mut events = Events::with_capacity(1);
-    events.set_capacity(usize::MAX);
+/// The event buffer of a `select` over `slots`, sized as the stdlib sizes epoll's
+/// (`max(len(fd_to_key), 1)`) plus one slot: room for the notifier or for an event of a stale
+/// registration (a dup'ed fd closed without unregister), so that a stale one is seen again
+/// (and rebuilt away) rather than taking turns with a live one.
+fn events_for(events: Option<Events>, slots: &FdMap<Slot>) -> Events {
+    let mut events = events.unwrap_or_else(|| Events::with_capacity(1));
+    events.set_capacity(slots.len() + 1);
     events
 }
 
@@ -375,7 +376,8 @@ impl Inner {
             drop(table);
             return Err(errors::kernel_object_closed(self.backend));
         };
-        let events = events.get_or_insert_with(new_events);
+        let fresh = events_for(events.take(), slots);
+        let events = events.insert(fresh);
         match core.select(events, Some(Duration::ZERO)) {
             Ok(()) => {
                 let stale = collect_ready(py, slots, events, ready);
@@ -411,7 +413,7 @@ impl Inner {
             let (core, mut events) = {
                 let mut table = self.lock();
                 match table.core.clone() {
-                    Some(core) => (core, table.events.take().unwrap_or_else(new_events)),
+                    Some(core) => (core, events_for(table.events.take(), &table.slots)),
                     None => {
                         drop(table);
                         return Err(errors::kernel_object_closed(self.backend));

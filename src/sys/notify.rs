@@ -44,6 +44,15 @@ impl NotifyFd {
         self.read.as_raw_fd()
     }
 
+    /// Whether `fd` is one of this notifier's fds (the eventfd, or either end of the pipe).
+    pub(crate) fn owns(&self, fd: RawFd) -> bool {
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        if fd == self.write.as_raw_fd() {
+            return true;
+        }
+        fd == self.read.as_raw_fd()
+    }
+
     /// Makes the fd readable. A full pipe or saturated counter is already readable, so
     /// `EAGAIN` is success. Async-signal-safe (one `write`).
     pub(crate) fn notify(&self) -> io::Result<()> {
