@@ -1,9 +1,14 @@
 //! Declares the cfg names that say which kernel interfaces the target has.
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(epoll_available)");
     println!("cargo::rustc-check-cfg=cfg(kqueue_available)");
     println!("cargo::rustc-check-cfg=cfg(devpoll_available)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    // epoll, eventfd and timerfd come together: Linux and Android.
+    if matches!(os.as_str(), "linux" | "android") {
+        println!("cargo::rustc-cfg=epoll_available");
+    }
     if matches!(
         os.as_str(),
         "macos" | "ios" | "freebsd" | "netbsd" | "openbsd" | "dragonfly"

@@ -170,6 +170,7 @@ impl fmt::Debug for Event {
 pub struct Events {
     list: Vec<Event>,
     capacity: usize,
+    woken: bool,
     pub(crate) scratch: crate::backend::Scratch,
 }
 
@@ -185,6 +186,7 @@ impl Events {
         Events {
             list: Vec::with_capacity(capacity.min(4096)),
             capacity,
+            woken: false,
             scratch: crate::backend::Scratch::default(),
         }
     }
@@ -246,6 +248,31 @@ impl Events {
     /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, Event> {
         self.list.iter()
+    }
+
+    /// Whether a wake-up ([`Selector::wake`](crate::Selector::wake), a
+    /// [`Waker`](crate::Waker), or [`Selector::shut_down`](crate::Selector::shut_down)) ended
+    /// the last `select`, with or without events.
+    ///
+    /// ```
+    /// use rselectors::{Events, Selector};
+    /// use std::time::Duration;
+    ///
+    /// let selector = Selector::new()?;
+    /// let mut events = Events::with_capacity(4);
+    /// selector.wake()?;
+    /// selector.select(&mut events, Some(Duration::from_secs(5)))?;
+    /// assert!(events.woken() && events.is_empty());
+    /// selector.select(&mut events, Some(Duration::ZERO))?;
+    /// assert!(!events.woken());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn woken(&self) -> bool {
+        self.woken
+    }
+
+    pub(crate) fn set_woken(&mut self, woken: bool) {
+        self.woken = woken;
     }
 
     /// Whether another event fits.

@@ -105,6 +105,7 @@ mod fdmap;
 mod interest;
 mod selector;
 mod source;
+mod sync;
 #[allow(unsafe_code)]
 mod sys;
 mod timeout;

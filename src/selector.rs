@@ -7,7 +7,7 @@ use crate::{Events, Interest, Source, Token};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -147,6 +147,12 @@ pub struct Selector {
     wake: Arc<WakeState>,
     /// Set by [`Selector::shut_down`]: blocking selects return at once.
     shutdown: AtomicBool,
+    /// Bumped by [`Selector::reopen`]: a waiter woken after a change of it passes the nudge
+    /// on, in case other threads still wait on the replaced kernel object.
+    epoch: AtomicU64,
+    /// The process whose kernel objects these are ([`Selector::reopen`] replaces the
+    /// notifier too when called in another one: a forked child shares the parent's).
+    pid: AtomicU32,
 }
 
 impl Selector {
@@ -170,7 +176,7 @@ impl Selector {
     /// ```
     pub fn with_backend(backend: Backend) -> io::Result<Selector> {
         let driver = match backend {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
+            #[cfg(epoll_available)]
             Backend::Epoll => AnyDriver::Epoll(Driver::new()?),
             #[cfg(kqueue_available)]
             Backend::Kqueue => AnyDriver::Kqueue(Driver::new()?),
@@ -193,6 +199,8 @@ impl Selector {
             backend,
             wake,
             shutdown: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            pid: AtomicU32::new(std::process::id()),
         })
     }
 
@@ -268,6 +276,71 @@ impl Selector {
         dispatch!(&self.driver, d => d.unregister(fd, &self.wake))
     }
 
+    /// Gives the selector fresh kernel objects holding exactly `registrations`, under the fd
+    /// numbers it already has: a new epoll, kqueue or /dev/poll instance (poll and select
+    /// replace their user-space set), and, when called in another process than the one that
+    /// made them (a forked child), a new wake-up notifier.
+    ///
+    /// Call it in a forked child before using a selector inherited from the parent: the
+    /// kernel set and the notifier are shared with the parent, so a change or a wake-up in one
+    /// process would reach the other. Or call it to shed what an epoll set keeps for fds
+    /// closed without `unregister` while a duplicate of them stays open (such a registration
+    /// can no longer be named to remove it, and being level-triggered it ends every wait).
+    ///
+    /// Clones, [`Waker`]s and [`try_as_fd`](Selector::try_as_fd) keep working: the fd
+    /// numbers do not change. Registrations the kernel refuses (an fd closed since) are left
+    /// out. Threads blocked in [`select`](Selector::select) are woken to wait again on the
+    /// new objects (in the same process). Registration calls running at the same time as
+    /// `reopen` may act on the old objects and be lost: serialise them. On error nothing has
+    /// changed, except that in a forked child the notifier may already be the child's own.
+    ///
+    /// ```
+    /// use rselectors::{Events, Interest, Selector, Token};
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::time::Duration;
+    ///
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let selector = Selector::new()?;
+    /// let before = selector.try_as_fd().map(|fd| fd.as_raw_fd());
+    /// selector.reopen([(a.as_raw_fd(), Token(1), Interest::READABLE)])?;
+    /// assert_eq!(selector.try_as_fd().map(|fd| fd.as_raw_fd()), before);
+    ///
+    /// b.write_all(b"x")?;
+    /// let mut events = Events::with_capacity(4);
+    /// selector.select(&mut events, Some(Duration::from_secs(1)))?;
+    /// assert_eq!(events.iter().next().map(|e| e.token()), Some(Token(1)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn reopen<I>(&self, registrations: I) -> io::Result<()>
+    where
+        I: IntoIterator<Item = (RawFd, Token, Interest)>,
+    {
+        let here = std::process::id();
+        let forked = self.pid.load(Ordering::Relaxed) != here;
+        if forked {
+            self.wake.renew()?;
+        }
+        dispatch!(&self.driver, d => {
+            let fresh = fresh_like(d, &self.wake)?;
+            for (fd, token, interest) in registrations {
+                if self.user_fd(fd).is_ok() && checked_token(token).is_ok() {
+                    let _ = fresh.register(fd, token, interest, &self.wake);
+                }
+            }
+            d.adopt(fresh, &self.wake)
+        })?;
+        self.pid.store(here, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+        if !forked {
+            // Waiters on the replaced object: wake them to wait on the new one (it shares the
+            // notifier with the old, which stays alive as long as they are in it).
+            let _ = self.wake.nudge();
+        }
+        Ok(())
+    }
+
     /// Whether `fd` is one of the selector's own fds: its kernel object (epoll, kqueue,
     /// /dev/poll) or its wake-up notifier. They exist from construction to drop, so a caller's
     /// fd can carry one of their numbers only after the caller closed it while registered (or
@@ -335,8 +408,9 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn select(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        self.select_once(events, timeout, deadline_for(timeout))
-            .map(|_| ())
+        let woken = self.select_once(events, timeout, deadline_for(timeout))?;
+        events.set_woken(woken);
+        Ok(())
     }
 
     /// One select (zero timeout: one non-blocking wait; otherwise until `deadline`); returns
@@ -373,21 +447,8 @@ impl Selector {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        on_interrupt: impl FnMut() -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.select_retry_woken(events, timeout, on_interrupt)
-            .map(|_| ())
-    }
-
-    /// [`select_retry`](Selector::select_retry), also telling whether a wake-up
-    /// ([`wake`](Selector::wake) or a shutdown) ended the wait.
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
-    pub(crate) fn select_retry_woken<E: From<io::Error>>(
-        &self,
-        events: &mut Events,
-        timeout: Option<Duration>,
         mut on_interrupt: impl FnMut() -> Result<(), E>,
-    ) -> Result<bool, E> {
+    ) -> Result<(), E> {
         let deadline = deadline_for(timeout);
         loop {
             match self.select_once(events, timeout, deadline) {
@@ -395,10 +456,15 @@ impl Selector {
                     on_interrupt()?;
                     if deadline.expired() || timeout == Some(Duration::ZERO) {
                         events.clear();
-                        return Ok(false);
+                        events.set_woken(false);
+                        return Ok(());
                     }
                 }
-                other => return other.map_err(E::from),
+                Err(e) => return Err(E::from(e)),
+                Ok(woken) => {
+                    events.set_woken(woken);
+                    return Ok(());
+                }
             }
         }
     }
@@ -437,9 +503,27 @@ impl Selector {
     }
 
     /// Makes every blocked and every later blocking `select` return at once with no events
-    /// (used when Python's `close()` races with a `select()` in another thread).
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
-    pub(crate) fn shut_down(&self) {
+    /// ([`Events::woken`] says so): for a loop that shares the selector with other threads
+    /// and is closing it. Zero-timeout selects and registrations keep working; the fds close
+    /// when the last clone of the selector is dropped.
+    ///
+    /// ```
+    /// use rselectors::{Events, Selector};
+    /// use std::sync::Arc;
+    ///
+    /// let selector = Arc::new(Selector::new()?);
+    /// let waiting = {
+    ///     let selector = selector.clone();
+    ///     std::thread::spawn(move || {
+    ///         let mut events = Events::with_capacity(4);
+    ///         selector.select(&mut events, None).map(|()| events.woken())
+    ///     })
+    /// };
+    /// selector.shut_down();
+    /// assert!(waiting.join().unwrap()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shut_down(&self) {
         self.shutdown.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         // A failed write leaves the notifier readable; nothing else to do.
@@ -516,6 +600,13 @@ fn deadline_for(timeout: Option<Duration>) -> Deadline {
     } else {
         Deadline::after(timeout)
     }
+}
+
+/// A new driver of `_like`'s kind, attached to `wake`, for [`Selector::reopen`].
+fn fresh_like<D: Driver>(_like: &D, wake: &WakeState) -> io::Result<D> {
+    let fresh = D::new()?;
+    fresh.attach(wake)?;
+    Ok(fresh)
 }
 
 /// Refuses the token reserved for the notifier.

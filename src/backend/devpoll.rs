@@ -160,8 +160,7 @@ mod driver {
 
     impl Devpoll {
         fn lock(&self) -> MutexGuard<'_, Table> {
-            // Plain data, consistent between statements: a poisoned lock is still usable.
-            self.table.lock().unwrap_or_else(|e| e.into_inner())
+            crate::sync::lock(&self.table)
         }
 
         /// Writes `records`, retrying on EINTR (an interrupted write applied nothing).
@@ -262,6 +261,13 @@ mod driver {
                 wake.notify_fd().raw_fd(),
                 Interest::READABLE,
             ))
+        }
+
+        fn adopt(&self, fresh: Devpoll, _: &WakeState) -> io::Result<()> {
+            let mut table = self.lock();
+            self.dp.replace(fresh.dp)?;
+            *table = crate::sync::into_inner(fresh.table);
+            Ok(())
         }
 
         fn as_fd(&self) -> Option<BorrowedFd<'_>> {

@@ -144,6 +144,13 @@ impl Driver for Epoll {
         Ok(())
     }
 
+    fn adopt(&self, fresh: Epoll, _: &WakeState) -> io::Result<()> {
+        self.ep.replace(fresh.ep)?;
+        self.registered
+            .store(fresh.registered.into_inner(), Ordering::Relaxed);
+        Ok(())
+    }
+
     fn as_fd(&self) -> Option<BorrowedFd<'_>> {
         Some(self.ep.as_fd())
     }

@@ -395,8 +395,7 @@ mod driver {
 
     impl Kqueue {
         fn lock(&self) -> MutexGuard<'_, Table> {
-            // Plain data, consistent between statements: a poisoned lock is still usable.
-            self.table.lock().unwrap_or_else(|e| e.into_inner())
+            crate::sync::lock(&self.table)
         }
 
         /// Applies `changes`, returning each one's outcome (see [`outcome`]).
@@ -529,6 +528,13 @@ mod driver {
             let changes =
                 register_changes(wake.notify_fd().raw_fd(), Token::NOTIFY, Interest::READABLE);
             first_error(&self.apply(&changes)?[..1])
+        }
+
+        fn adopt(&self, fresh: Kqueue, _: &WakeState) -> io::Result<()> {
+            let mut table = self.lock();
+            self.kq.replace(fresh.kq)?;
+            *table = crate::sync::into_inner(fresh.table);
+            Ok(())
         }
 
         fn as_fd(&self) -> Option<BorrowedFd<'_>> {

@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(epoll_available)]
 pub(crate) mod epoll;
 pub(crate) mod poll;
 pub(crate) mod select;
@@ -62,6 +62,11 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// it with [`Token::NOTIFY`]; user-space backends watch it at wait time instead).
     fn attach(&self, wake: &WakeState) -> io::Result<()>;
 
+    /// Takes over `fresh`'s kernel object (under this one's fd number) and registrations:
+    /// `fresh` is a new driver of the same kind, attached to `wake`, with the registrations
+    /// this one is to hold from now on (see `Selector::reopen`).
+    fn adopt(&self, fresh: Self, wake: &WakeState) -> io::Result<()>;
+
     /// The kernel object's fd, for backends that have one.
     fn as_fd(&self) -> Option<BorrowedFd<'_>>;
 }
@@ -85,7 +90,7 @@ pub(crate) fn not_registered(fd: RawFd) -> io::Error {
 /// Raw per-call buffers owned by [`Events`], so that concurrent waits never share one.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(epoll_available)]
     pub(crate) epoll: Vec<crate::sys::epoll::EpollEvent>,
     #[cfg(kqueue_available)]
     pub(crate) kevents: Vec<crate::sys::kqueue::Kevent>,
@@ -95,7 +100,7 @@ pub(crate) struct Scratch {
 
 /// One selector's backend, chosen at run time.
 pub(crate) enum AnyDriver {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(epoll_available)]
     Epoll(epoll::Epoll),
     #[cfg(kqueue_available)]
     Kqueue(kqueue::Kqueue),
@@ -109,7 +114,7 @@ pub(crate) enum AnyDriver {
 macro_rules! dispatch {
     ($driver:expr, $d:ident => $body:expr) => {
         match $driver {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
+            #[cfg(epoll_available)]
             $crate::backend::AnyDriver::Epoll($d) => $body,
             #[cfg(kqueue_available)]
             $crate::backend::AnyDriver::Kqueue($d) => $body,

@@ -115,9 +115,7 @@ impl Poll {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is plain data, consistent between statements: a panic elsewhere cannot
-        // leave it half-edited, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 }
 
@@ -223,6 +221,16 @@ impl Driver for Poll {
     }
 
     fn attach(&self, _: &WakeState) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn adopt(&self, fresh: Poll, wake: &WakeState) -> io::Result<()> {
+        let fresh = crate::sync::into_inner(fresh.state);
+        let mut st = self.lock();
+        st.fds = fresh.fds;
+        st.tokens = fresh.tokens;
+        st.index = fresh.index;
+        st.set.changed(wake);
         Ok(())
     }
 

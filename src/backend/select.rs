@@ -82,8 +82,7 @@ pub(crate) struct Select {
 
 impl Select {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Plain data, consistent between statements: a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// One `pselect` over a snapshot of the sets, watching `notify_fd` too if given (it is
@@ -239,6 +238,19 @@ impl Driver for Select {
     }
 
     fn attach(&self, _: &WakeState) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn adopt(&self, fresh: Select, wake: &WakeState) -> io::Result<()> {
+        let fresh = crate::sync::into_inner(fresh.state);
+        let mut st = self.lock();
+        st.read = fresh.read;
+        st.write = fresh.write;
+        st.regs = fresh.regs;
+        st.max_fd = fresh.max_fd;
+        st.max_stale = fresh.max_stale;
+        st.oversize = fresh.oversize;
+        st.set.changed(wake);
         Ok(())
     }
 

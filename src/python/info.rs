@@ -26,7 +26,7 @@ pub(crate) fn _features(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("default_backend", Backend::best().name())?;
     d.set_item(
         "notifier",
-        if cfg!(any(target_os = "linux", target_os = "android")) {
+        if cfg!(epoll_available) {
             "eventfd"
         } else {
             "pipe"
@@ -49,7 +49,7 @@ pub(crate) fn _features(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 
 /// Whether `epoll_pwait2` works: a 1 µs wait on a fresh epoll selector makes the backend try
 /// it (and remember a refusal), then the probe result is read back.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(epoll_available)]
 fn epoll_pwait2() -> Option<bool> {
     use crate::{Events, Selector};
     use std::time::Duration;
@@ -61,7 +61,7 @@ fn epoll_pwait2() -> Option<bool> {
     Some(crate::sys::epoll::precise_timeouts())
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(epoll_available))]
 fn epoll_pwait2() -> Option<bool> {
     None
 }

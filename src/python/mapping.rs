@@ -1,7 +1,7 @@
 //! `get_map()`'s live, read-only `Mapping` view of a selector's keys.
 
 use super::errors;
-use super::selector::Inner;
+use super::state::Inner;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};

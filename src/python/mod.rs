@@ -12,6 +12,7 @@ mod hybrid;
 mod info;
 mod mapping;
 mod selector;
+mod state;
 mod statics;
 
 use pyo3::prelude::*;
@@ -20,7 +21,7 @@ pub use hybrid::{install_extension_module, native_selector, register_callback, C
 pub use mapping::{SelectorMapping, SelectorMappingIterator};
 #[cfg(devpoll_available)]
 pub use selector::DevpollSelector;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(epoll_available)]
 pub use selector::EpollSelector;
 #[cfg(kqueue_available)]
 pub use selector::KqueueSelector;
@@ -61,7 +62,7 @@ fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     REGISTERED
         .get_or_try_init(py, || {
-            let hook = wrap_pyfunction!(selector::_after_fork_in_child, m)?;
+            let hook = wrap_pyfunction!(state::_after_fork_in_child, m)?;
             let kwargs = pyo3::types::PyDict::new(py);
             kwargs.set_item("after_in_child", hook)?;
             py.import("os")?

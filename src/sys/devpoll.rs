@@ -78,6 +78,14 @@ impl DevPollFd {
     }
 }
 
+impl DevPollFd {
+    /// Makes this fd number name `fresh`'s kernel object instead (see
+    /// [`replace_fd`](super::replace_fd)).
+    pub(crate) fn replace(&self, fresh: DevPollFd) -> io::Result<()> {
+        super::replace_fd(&self.0, fresh.0)
+    }
+}
+
 impl AsFd for DevPollFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()

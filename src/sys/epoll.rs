@@ -127,6 +127,14 @@ pub(crate) fn precise_timeouts() -> bool {
     PWAIT2.load(Ordering::Relaxed)
 }
 
+impl EpollFd {
+    /// Makes this fd number name `fresh`'s kernel object instead (see
+    /// [`replace_fd`](super::replace_fd)).
+    pub(crate) fn replace(&self, fresh: EpollFd) -> io::Result<()> {
+        super::replace_fd(&self.0, fresh.0)
+    }
+}
+
 impl AsFd for EpollFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()

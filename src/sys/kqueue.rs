@@ -170,6 +170,14 @@ impl KqueueFd {
     }
 }
 
+impl KqueueFd {
+    /// Makes this fd number name `fresh`'s kernel object instead (see
+    /// [`replace_fd`](super::replace_fd)).
+    pub(crate) fn replace(&self, fresh: KqueueFd) -> io::Result<()> {
+        super::replace_fd(&self.0, fresh.0)
+    }
+}
+
 impl AsFd for KqueueFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()

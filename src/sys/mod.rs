@@ -20,7 +20,31 @@ macro_rules! syscall {
 }
 
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
+
+/// Points `target`'s fd number at `fresh`'s open file (closing the one it named) and closes
+/// `fresh`: the number stays, the kernel object behind it changes. A thread already blocked
+/// on the old object keeps it until its call returns.
+pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
+    let (from, to) = (fresh.as_raw_fd(), target.as_raw_fd());
+    loop {
+        #[cfg(not(any(target_vendor = "apple", target_os = "android")))]
+        // SAFETY: `from` and `to` are open fds owned by the caller; dup3 takes no pointers,
+        // and `to` stays owned by `target` (only the file it names changes).
+        let result = syscall!(dup3(from, to, libc::O_CLOEXEC)).map(drop);
+        #[cfg(any(target_vendor = "apple", target_os = "android"))]
+        // SAFETY: as above, with dup2 and then fcntl on `to` (integer arguments only).
+        let result = syscall!(dup2(from, to))
+            .and_then(|_| syscall!(fcntl(to, libc::F_SETFD, libc::FD_CLOEXEC)))
+            .map(drop);
+        match result {
+            // EBUSY: Linux's answer while another thread is opening an fd at `to`'s slot.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+            other => return other,
+        }
+    }
+}
 
 /// `timeout` as a `timespec`, clamped as [`timespec_parts`](crate::timeout::timespec_parts)
 /// says, for the calls that take one (`epoll_pwait2`, `ppoll`, `pselect`, `kevent`).
@@ -60,7 +84,7 @@ pub(crate) fn fill<T>(
 
 #[cfg(devpoll_available)]
 pub(crate) mod devpoll;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(epoll_available)]
 pub(crate) mod epoll;
 #[cfg(kqueue_available)]
 pub(crate) mod kqueue;

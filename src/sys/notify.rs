@@ -7,12 +7,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 #[derive(Debug)]
 pub(crate) struct NotifyFd {
     read: OwnedFd,
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(epoll_available))]
     write: OwnedFd,
 }
 
 impl NotifyFd {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(epoll_available)]
     pub(crate) fn new() -> io::Result<NotifyFd> {
         // SAFETY: eventfd takes no pointers.
         let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
@@ -21,7 +21,7 @@ impl NotifyFd {
         Ok(NotifyFd { read })
     }
 
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(epoll_available))]
     pub(crate) fn new() -> io::Result<NotifyFd> {
         let mut fds: [libc::c_int; 2] = [-1, -1];
         // SAFETY: `fds` is a valid array of two ints for pipe to fill.
@@ -46,19 +46,28 @@ impl NotifyFd {
 
     /// Whether `fd` is one of this notifier's fds (the eventfd, or either end of the pipe).
     pub(crate) fn owns(&self, fd: RawFd) -> bool {
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        #[cfg(not(epoll_available))]
         if fd == self.write.as_raw_fd() {
             return true;
         }
         fd == self.read.as_raw_fd()
     }
 
+    /// Gives this notifier fresh kernel objects under the same fd numbers, not readable (for
+    /// a forked child: the parent's are shared with it).
+    pub(crate) fn renew(&self) -> io::Result<()> {
+        let fresh = NotifyFd::new()?;
+        #[cfg(not(epoll_available))]
+        super::replace_fd(&self.write, fresh.write)?;
+        super::replace_fd(&self.read, fresh.read)
+    }
+
     /// Makes the fd readable. A full pipe or saturated counter is already readable, so
     /// `EAGAIN` is success. Async-signal-safe (one `write`).
     pub(crate) fn notify(&self) -> io::Result<()> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(epoll_available)]
         let fd = self.read.as_raw_fd();
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        #[cfg(not(epoll_available))]
         let fd = self.write.as_raw_fd();
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live local; eventfd requires exactly 8, a pipe takes any.
@@ -92,7 +101,7 @@ impl NotifyFd {
                 buf.len()
             )) {
                 // An eventfd read resets the counter at once; a pipe may need several reads.
-                Ok(n) if cfg!(not(any(target_os = "linux", target_os = "android"))) && n > 0 => {}
+                Ok(n) if cfg!(not(epoll_available)) && n > 0 => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 _ => return,
             }
