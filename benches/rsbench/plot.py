@@ -69,6 +69,6 @@ def write_png(results, names, path):
         handles.append(Line2D([], [], color="black", linewidth=2.5, label="C floor / " + a))
     axes[0, 0].legend(handles=handles, fontsize=7, loc="lower right")
     fig.suptitle(f"{b} vs {a}, per micro case, interleaved medians", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     fig.savefig(path, dpi=100)
     plt.close(fig)
