@@ -1,23 +1,19 @@
 """pytest-benchmark fixtures: one selector per (implementation, backend), shared fd helpers.
 
-The cases and their fds come from ``rselectors._bench`` (loaded by file path, so a checkout
-works without installing it); pytest-benchmark times one call of the case's statement.
+The cases and their fds come from the engine (``rsbench``, beside this file); pytest-benchmark
+times one call of the case's statement.
 
 Implementations: ``--bench-impls selectors,rselectors`` (default). An implementation that is
 not importable is skipped with the import error as the reason.
 """
 
 import importlib
-import os
 import re
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import load_engine
-
-bench = load_engine()
+from rsbench.cases import MICRO_CASES, CaseError
+from rsbench.common import FdPool, backend_available, class_name
+from rsbench.timing import make_call
 
 BACKENDS = ["epoll", "poll", "select"]
 
@@ -46,14 +42,14 @@ def impl_module(impl):
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
-    if not bench.backend_available(request.param):
+    if not backend_available(request.param):
         pytest.skip(f"no {request.param} on this platform")
     return request.param
 
 
 @pytest.fixture
 def pool():
-    p = bench.FdPool()
+    p = FdPool()
     yield p
     p.close()
 
@@ -64,13 +60,13 @@ def run_case(benchmark, impl, impl_module, backend, pool):
     sels = []
 
     def run(case_name, **params):
-        cls = getattr(impl_module, bench.BACKENDS[backend], None)
+        cls = getattr(impl_module, class_name(backend), None)
         if cls is None:
-            pytest.skip(f"{impl} has no {bench.BACKENDS[backend]}")
+            pytest.skip(f"{impl} has no {class_name(backend)}")
         try:
-            case = bench.MICRO_CASES[case_name](pool, backend, dict(params, case=case_name))
+            case = MICRO_CASES[case_name](pool, backend, dict(params, case=case_name))
             sel, names, stmt, ops = case.make(impl_module, cls)
-        except bench.CaseError as e:
+        except CaseError as e:
             pytest.skip(str(e))
         sels.append(sel)
         shown = " ".join(f"{k}={v}" for k, v in params.items() if k != "mode")
@@ -82,7 +78,7 @@ def run_case(benchmark, impl, impl_module, backend, pool):
             fn, arg = m.groups()
             benchmark(names[fn], int(arg) if arg.isdigit() else names[arg])
         else:
-            benchmark(bench.make_call(names, stmt))
+            benchmark(make_call(names, stmt))
 
     yield run
     for sel in sels:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end echo benchmark: servers and load clients in separate processes.
 
-Three subcommands (the engine is ``rselectors._bench``, loaded by file path):
+Three subcommands (the engine is ``rsbench``, beside this file):
 
 ``run`` (default)
     Starts the seed's callback echo server and the asyncio Protocol and streams echo servers on
@@ -26,16 +26,15 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import load_engine
+from rsbench.cli import main as run
+from rsbench.echo import SERVER_KINDS, load_only, serve
 
 
 def main(argv):
-    bench = load_engine()
     if argv and argv[0] == "server":
         p = argparse.ArgumentParser(prog="echo_load.py server")
         p.add_argument("--impl", default="selectors")
-        p.add_argument("--kind", default="callback", choices=bench.SERVER_KINDS)
+        p.add_argument("--kind", default="callback", choices=SERVER_KINDS)
         p.add_argument("--port", type=int, default=0)
         p.add_argument("--selector", default="DefaultSelector")
         p.add_argument(
@@ -43,7 +42,7 @@ def main(argv):
         )
         a = p.parse_args(argv[1:])
         try:
-            bench.serve(a.impl, a.kind, a.port, a.selector, a.max_seconds)
+            serve(a.impl, a.kind, a.port, a.selector, a.max_seconds)
         except KeyboardInterrupt:
             pass
         return 0
@@ -56,12 +55,12 @@ def main(argv):
         p.add_argument("--load-client", metavar="PATH", help="native client (benches/loadgen)")
         a = p.parse_args(argv[1:])
         exe = os.path.abspath(a.load_client) if a.load_client else None
-        rps = bench.load_only(a.port, a.clients, a.duration, a.msg_size, exe)
+        rps = load_only(a.port, a.clients, a.duration, a.msg_size, exe)
         print(f"{rps:,.0f} requests/s ({a.clients} clients, {a.duration} s)")
         return 0
     if argv and argv[0] == "run":
         argv = argv[1:]
-    return bench.main(["--cases", "echo", *argv], prog="echo_load.py [run]")
+    return run(["--cases", "echo", *argv], prog="echo_load.py [run]")
 
 
 if __name__ == "__main__":

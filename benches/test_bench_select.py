@@ -5,9 +5,8 @@ Times are per ``select(0)`` call: divide select_ready by K for the cost per read
 """
 
 import pytest
-from compare import load_engine
-
-bench = load_engine()
+from rsbench.cases import scale_n
+from rsbench.common import backend_available
 
 READY = [(100, 100), (100, 1000), (100, 10_000), (1000, 1000), (1000, 10_000)]
 
@@ -30,18 +29,10 @@ def test_select_idle(run_case, n):
     run_case("select_idle", N=n)
 
 
-def _scale_n():
-    big = bench.SCALE_N
-    hard = bench.nofile_hard()
-    if big + 264 > hard:
-        big = max(1000, (hard - 264) // 1000 * 1000)
-    return big
-
-
 @pytest.mark.parametrize("backend", ["epoll"])
-@pytest.mark.parametrize("n", [100, _scale_n()], ids=lambda n: f"N={n}")
+@pytest.mark.parametrize("n", [100, scale_n()], ids=lambda n: f"N={n}")
 def test_scale(run_case, backend, n):
     """EpollSelector: 100 ready fds with 100 vs 100,000 registered (less if RLIMIT_NOFILE)."""
-    if not bench.backend_available(backend):
+    if not backend_available(backend):
         pytest.skip("no epoll on this platform")
     run_case("scale", K=100, N=n)

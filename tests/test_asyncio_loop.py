@@ -691,8 +691,9 @@ def test_wakeup_benchmark_smoke(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "rselectors._asyncio_bench",
+            os.path.join(
+                os.path.dirname(os.path.dirname(__file__)), "benches", "asyncio_wakeup.py"
+            ),
             "--quick",
             "--cases",
             "latency,pingpong,inloop",

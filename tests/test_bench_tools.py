@@ -1,16 +1,21 @@
-"""The benchmark's native tools stay buildable and correct: a reference that returned the wrong
-thing would be "fast" for the wrong reason.
+"""The benchmark engine (``benches/rsbench``) and its native tools stay correct: a reference
+that returned the wrong thing would be "fast" for the wrong reason, and a report that mixed up
+its columns would say the wrong thing.
 
+- ``benches/compare.py``: lists and filters its cases, stops quietly on a closed stdout, and
+  with ``--floor`` measures stdlib, rselectors and the C floor in one run (table, JSON, chart,
+  and the README table rendered from that JSON).
 - ``benches/floor`` (``_cfloor``, the C floor): the same operations on it and on the stdlib
   give the same results.
 - ``benches/loadgen/echo_client.c`` (the native load client): it speaks the engine's client
-  protocol, loads real echo servers, and rejects bad arguments.
+  protocol, loads real echo servers (two or three, callback or asyncio), and rejects bad
+  arguments.
 
-Skipped where there is no C compiler (or no Python headers for the floor).
+The native tools need Linux (epoll) and gcc (and Python headers for the floor); their tests
+are skipped without them.
 """
 
 import importlib
-import importlib.util
 import json
 import os
 import selectors
@@ -22,31 +27,81 @@ import sysconfig
 import time
 
 import pytest
+from _support import IS_STDLIB
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
+COMPARE = os.path.join(BENCHES, "compare.py")
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="epoll tools: Linux only"),
-    pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc"),
-    pytest.mark.timeout(180),
-]
-
-
-def _load_by_path(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+pytestmark = pytest.mark.timeout(180)
+native = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("gcc") is None,
+    reason="the native tools need Linux (epoll) and gcc",
+)
+needs_rselectors = pytest.mark.skipif(IS_STDLIB, reason="measures rselectors itself")
 
 
 @pytest.fixture(scope="module")
-def cfloor(tmp_path_factory):
+def rsbench():
+    """The engine package, imported as the scripts in benches/ import it (benches/ on the
+    path)."""
+    sys.path.insert(0, BENCHES)
+    try:
+        yield importlib.import_module("rsbench")
+    finally:
+        sys.path.remove(BENCHES)
+
+
+def compare(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, COMPARE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_list_filters_by_backend():
+    proc = compare("--list", "--backends", "poll")
+    assert proc.returncode == 0, proc.stderr
+    ids = proc.stdout.split()
+    assert any("/poll/" in i for i in ids), ids
+    assert not any("/epoll/" in i or "/select/" in i for i in ids), ids
+    proc = compare("--backends", "nonsense")
+    assert proc.returncode == 2 and "nonsense" in proc.stderr
+
+
+def test_list_into_a_closed_pipe_stops_quietly():
+    """``compare.py --list | head``: the reader is gone before the list is written; the
+    engine exits with status 1 and no traceback, as command-line tools do."""
+    proc = subprocess.Popen(
+        [sys.executable, COMPARE, "--list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # the reader goes away before the child writes anything
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 1, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_echo_schedule_rotates_every_server(rsbench):
+    from rsbench.echo import echo_schedule
+
+    slots = echo_schedule(3, 2, 1.0, 0.5)
+    assert [i for i, _ in slots] == [0, 1, 2, 0, 1, 2, 1, 2, 0]
+    assert [end for _, end in slots] == [0.5, 1.0, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
+    assert [i for i, _ in echo_schedule(2, 3, 1.0, 0.5)] == [0, 1, 0, 1, 1, 0, 0, 1]
+
+
+@pytest.fixture(scope="module")
+def cfloor(rsbench, tmp_path_factory):
     include = sysconfig.get_paths()["include"]
     if not os.path.exists(os.path.join(include, "Python.h")):
         pytest.skip("no Python headers")
-    build = _load_by_path("_floor_build", os.path.join(BENCHES, "floor", "build.py"))
-    out = build.build(str(tmp_path_factory.mktemp("cfloor")))
+    from rsbench.floor import build
+
+    out = build(str(tmp_path_factory.mktemp("cfloor")))
     sys.path.insert(0, out)
     try:
         yield importlib.import_module("_cfloor")
@@ -67,11 +122,6 @@ def echo_client(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr
     return exe
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return _load_by_path("_bench_engine", os.path.join(ROOT, "python", "rselectors", "_bench.py"))
 
 
 def _ready(result):
@@ -117,6 +167,7 @@ def _script(mod):
     return out
 
 
+@native
 def test_floor_behaves_like_the_stdlib(cfloor):
     assert cfloor.SelectorKey is selectors.SelectorKey
     ours, theirs = _script(cfloor), _script(selectors)
@@ -132,6 +183,7 @@ def test_floor_behaves_like_the_stdlib(cfloor):
             assert got == want
 
 
+@native
 def test_floor_keys_are_selector_keys(cfloor):
     a, b = socket.socketpair()
     with cfloor.EpollSelector() as sel:
@@ -144,10 +196,11 @@ def test_floor_keys_are_selector_keys(cfloor):
     b.close()
 
 
-def test_echo_client_loads_echo_servers(engine, echo_client):
-    res = engine.run_echo(
-        ["selectors", "selectors"], "callback", 2, 1, 0.3, 32, client_exe=echo_client
-    )
+@native
+def test_echo_client_loads_echo_servers(rsbench, echo_client):
+    from rsbench.echo import run_echo
+
+    res = run_echo(["selectors", "selectors"], "callback", 2, 1, 0.3, 32, client_exe=echo_client)
     runs = res["runs"]
     assert len(runs) == 2 and all(len(r) == 1 for r in runs), runs
     for side in runs:
@@ -155,6 +208,28 @@ def test_echo_client_loads_echo_servers(engine, echo_client):
             assert slot["requests"] > 0 and slot["rps"] > 0, runs
 
 
+@native
+@needs_rselectors
+def test_echo_client_loads_three_asyncio_servers(rsbench, echo_client):
+    """asyncio_wakeup's echo case: three streams servers, one on rselectors.new_event_loop()."""
+    from rsbench.echo import run_echo
+
+    res = run_echo(
+        ["rselectors", "rselectors", "selectors"],
+        "asyncio-streams",
+        2,
+        1,
+        0.3,
+        32,
+        client_exe=echo_client,
+        loops=["new_event_loop", "selector", "selector"],
+    )
+    runs = res["runs"]
+    assert len(runs) == 3 and all(len(r) == 1 for r in runs), runs
+    assert all(slot["requests"] > 0 for side in runs for slot in side), runs
+
+
+@native
 def test_echo_client_output_and_bad_arguments(echo_client):
     with socket.create_server(("127.0.0.1", 0)) as srv:
         port = srv.getsockname()[1]
@@ -193,3 +268,127 @@ def test_echo_client_output_and_bad_arguments(echo_client):
         assert proc.returncode == 1 and "echo_client:" in proc.stderr, (bad, proc.stderr)
     proc = subprocess.run([echo_client], capture_output=True, text=True, timeout=10, check=False)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def three_way(tmp_path_factory):
+    """One quick ``compare.py --floor`` run: two epoll cases the floor has, one poll case it
+    has not. Returns ``(process, JSON document, chart path)``."""
+    if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
+        pytest.skip("no Python headers")
+    out = tmp_path_factory.mktemp("three_way")
+    cases = "select_ready/epoll/K=100/N=100,get_key/epoll/obj=fd,modify/poll/obj=fd"
+    proc = compare(
+        "--floor",
+        "--quick",
+        "--no-progress",
+        "--repeats",
+        "5",
+        "--target-ms",
+        "0.1",
+        "--cases",
+        cases,
+        "--json",
+        str(out / "run.json"),
+        "--png",
+        str(out / "run.png"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "run.json") as f:
+        return proc, json.load(f), out / "run.png"
+
+
+@native
+@needs_rselectors
+def test_floor_is_measured_in_the_same_run(three_way):
+    proc, doc, png = three_way
+    assert doc["impls"] == ["selectors", "rselectors", "_cfloor"] and doc["floor"] == "_cfloor"
+    results = {r["id"]: r["result"] for r in doc["results"]}
+    assert set(results) == {
+        "select_ready/epoll/K=100/N=100",
+        "get_key/epoll/obj=fd",
+        "modify/poll/obj=fd",
+    }
+    for cid in ("select_ready/epoll/K=100/N=100", "get_key/epoll/obj=fd"):
+        res = results[cid]
+        a, b, c = res["values"]
+        assert a > 0 and b > 0 and c > 0, res
+        assert len(res["samples"][2]) == 5, res  # interleaved: as many repeats as the others
+        assert res["ratio"] == pytest.approx(b / a) and res["ratio_floor"] == pytest.approx(b / c)
+    poll = results["modify/poll/obj=fd"]  # the floor has no PollSelector: it sits this one out
+    assert poll["values"][2] is None and "ratio_floor" not in poll and poll["values"][1] > 0
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("case "))
+    assert " ".join(header.split()[4:]) == "A stdlib B rselectors C floor B/A B/C note"
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("get_key "))
+    res = results["get_key/epoll/obj=fd"]
+    assert f"{res['ratio']:.2f}  {res['ratio_floor']:.2f}" in row, row
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "--png needs matplotlib" in proc.stderr and not png.exists()
+    else:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@native
+@needs_rselectors
+def test_readme_table_is_rendered_from_the_json(three_way, tmp_path):
+    _, doc, _ = three_way
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCHES, "readme_table.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        "| case (EpollSelector unless named) | stdlib | rselectors | C floor "
+        "| rselectors / stdlib | rselectors / floor |"
+    )
+    res = next(r["result"] for r in doc["results"] if r["id"] == "get_key/epoll/obj=fd")
+    a, b, c = (f"{x:,.0f}" if x >= 10 else f"{x:.1f}" for x in res["values"])
+    row = next(line for line in lines if line.startswith("| `get_key`"))
+    want = f"{a} / - ns | {b} / - ns | {c} / - ns | {res['ratio']:.2f} / - | "
+    assert want + f"{res['ratio_floor']:.2f} / - |" in row, row
+    poll = next(line for line in lines if line.startswith("| PollSelector"))
+    assert poll.endswith("|  |"), poll  # no floor column for poll
+
+
+def test_readme_table_ranges_cover_every_run(rsbench):
+    from rsbench.readme import markdown_table
+
+    def run(a, b, pin):
+        sides = [[{"rps": x, "server_cpu_us_per_req": cpu}] for x, cpu in ((a, 6.0), (b, 5.5))]
+        echo = {"runs": sides, "clients": 10, "load_client": "native"}
+        micro = {"values": [a / 1000, 50.0, 40.0], "ratio": 0.25, "ratio_floor": 1.25}
+        return {
+            "options": {"pin": pin},
+            "results": [
+                {
+                    "id": "echo_callback/default",
+                    "spec": {"kind": "echo", "case": "echo_callback"},
+                    "result": echo,
+                },
+                {
+                    "id": "modify/epoll/obj=fd",
+                    "spec": {"kind": "micro", "case": "modify"},
+                    "result": micro,
+                },
+            ],
+        }
+
+    table = markdown_table([run(100_000, 110_000, True), run(120_000, 126_000, True)])
+    echo = next(line for line in table.splitlines() if line.startswith("| seed echo"))
+    assert echo == (
+        "| seed echo server, 10 native clients, `--pin`: req/s / server CPU per request "
+        "| 100,000–120,000 / 6.0 µs | 110,000–126,000 / 5.5 µs |  | 1.050–1.100 / 0.92 |  |"
+    )
+    modify = next(line for line in table.splitlines() if line.startswith("| modify"))
+    assert modify == (
+        "| modify READ ↔ READ\\|WRITE (socket / int fd) | - / 100–120 ns | - / 50 ns "
+        "| - / 40 ns | - / 0.25 | - / 1.25 |"
+    )

@@ -1,4 +1,4 @@
-"""``python -m rselectors``: info, bench (forwarded to rselectors._bench) and echo."""
+"""``python -m rselectors``: info and echo (the benchmarks are ``benches/``: test_bench_tools.py)."""
 
 import json
 import re
@@ -30,7 +30,7 @@ def cli(*args, timeout=60):
 def test_help_lists_the_commands():
     proc = cli("--help")
     assert proc.returncode == 0, proc.stderr
-    for command in ("info", "bench", "echo"):
+    for command in ("info", "echo"):
         assert command in proc.stdout
 
 
@@ -102,23 +102,6 @@ def test_features_accessor():
         assert f["epoll_pwait2"] in (True, False) and f["ppoll"] is True
     else:
         assert f["epoll_pwait2"] is None
-
-
-def test_bench_help_is_forwarded():
-    proc = cli("bench", "--help")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("usage: python -m rselectors bench")
-    assert "--impl-a" in proc.stdout and "--quick" in proc.stdout
-
-
-def test_bench_arguments_are_forwarded():
-    proc = cli("bench", "--list", "--backends", "poll")
-    assert proc.returncode == 0, proc.stderr
-    ids = proc.stdout.split()
-    assert any("/poll/" in i for i in ids), ids
-    assert not any("/epoll/" in i or "/select/" in i for i in ids), ids
-    proc = cli("bench", "--backends", "nonsense")
-    assert proc.returncode == 2 and "nonsense" in proc.stderr
 
 
 def _popen_with_terminal_sigint(cmd, **kw):

@@ -92,17 +92,12 @@ def test_mypy_reports_misuse_through_the_stubs(mypy, tmp_path):
 
 
 def test_stubtest(mypy, tmp_path):
-    config = tmp_path / "mypy.ini"
-    # _bench optionally imports matplotlib, which need not be installed.
-    config.write_text("[mypy]\n[mypy-matplotlib.*]\nignore_missing_imports = True\n")
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "mypy.stubtest",
             "rselectors",
-            "--mypy-config-file",
-            str(config),
             "--allowlist",
             os.path.join(ROOT, "tests", "stubtest_allowlist.txt"),
             "--ignore-unused-allowlist",

@@ -174,11 +174,12 @@ def _check_contents(wheel, so_name):
         "_asyncio.py",
         "_install.py",
         "__main__.py",
-        "_bench.py",
+        "_echo.py",
     ):
         assert f"rselectors/{f}" in names, f
-    # the package only: no tests, examples or sources
+    # the package only: no tests, examples, sources or benchmark engine
     assert all(n.startswith(("rselectors/", "rselectors-")) for n in names), names
+    assert not any("bench" in n for n in names), names
 
 
 def test_default_wheel_is_for_this_python(wheelhouse):

@@ -3,7 +3,7 @@
  * CPU than the server it measures (the Python client costs about twice the server's CPU per
  * request, and on a small machine the clients then bound the request rate, not the server).
  *
- * The same protocol as load_client() in python/rselectors/_bench.py, so the engine can start
+ * The same protocol as load_client() in benches/rsbench/echo.py, so the engine can start
  * it in its place (--load-client PATH):
  *
  *     echo_client PORTS START SLOTS SIZE

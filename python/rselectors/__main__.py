@@ -1,32 +1,24 @@
-"""``python -m rselectors``: ``info``, ``bench`` and ``echo``.
+"""``python -m rselectors``: ``info`` and ``echo``.
 
 * ``info [--json]``: version, backends available and the default, what ``wakeup()`` uses, whether
   sub-millisecond timeouts work (kernel probe plus a short measurement), install() state.
-* ``bench ...``: the side-by-side benchmark against the stdlib (``rselectors._bench``); every
-  argument after ``bench`` is passed on (``python -m rselectors bench --help``).
 * ``echo [--host H] [--port P]``: the stdlib documentation's echo server, on rselectors.
+
+The benchmarks are a development tool in the source tree: ``python benches/compare.py``.
 """
 
 import argparse
 import json
 import platform
 import selectors as _stdlib
-import socket
 import statistics
 import sys
 import time
 
 import rselectors
-from rselectors import _rselectors
+from rselectors import _echo, _rselectors
 
 PROG = "python -m rselectors"
-BACKEND_CLASSES = {
-    "epoll": "EpollSelector",
-    "kqueue": "KqueueSelector",
-    "devpoll": "DevpollSelector",
-    "poll": "PollSelector",
-    "select": "SelectSelector",
-}
 #: what each backend waits with when sub-millisecond timeouts work, and otherwise
 PRECISE_CALL = {
     "epoll": ("epoll_pwait2", "epoll_wait, whole ms"),
@@ -35,6 +27,11 @@ PRECISE_CALL = {
     "poll": ("ppoll", "poll, whole ms"),
     "select": ("pselect", None),
 }
+
+
+def _class_name(backend):
+    """The selector class of a backend name (epoll -> EpollSelector)."""
+    return backend.capitalize() + "Selector"
 
 
 def _overshoot_us(cls, timeout, samples):
@@ -95,7 +92,7 @@ def cmd_info(args):
         print(json.dumps(info, indent=2))
         return 0
     names = [
-        f"{b} ({BACKEND_CLASSES.get(b, b)}{', default' if BACKEND_CLASSES.get(b) == info['default'] else ''})"
+        f"{b} ({_class_name(b)}{', default' if _class_name(b) == info['default'] else ''})"
         for b in info["backends"]
     ]
     m = info["measured"]
@@ -120,41 +117,14 @@ def cmd_info(args):
 
 def cmd_echo(args):
     """The echo server of the stdlib ``selectors`` documentation, on rselectors."""
-    selectors = rselectors
-    cls = getattr(rselectors, BACKEND_CLASSES[args.backend]) if args.backend else None
-    sel = cls() if cls else selectors.DefaultSelector()
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-
-    def accept(sock, mask):
-        conn, addr = sock.accept()  # Should be ready
-        say("accepted", conn, "from", addr)
-        conn.setblocking(False)
-        sel.register(conn, selectors.EVENT_READ, read)
-
-    def read(conn, mask):
-        data = conn.recv(1000)  # Should be ready
-        if data:
-            say("echoing", repr(data), "to", conn)
-            conn.send(data)  # Hope it won't block
-        else:
-            say("closing", conn)
-            sel.unregister(conn)
-            conn.close()
-
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    sock.listen(100)
-    sock.setblocking(False)
-    sel.register(sock, selectors.EVENT_READ, accept)
+    cls = getattr(rselectors, _class_name(args.backend)) if args.backend else None
+    sel = cls() if cls else rselectors.DefaultSelector()
+    say = None if args.quiet else (lambda *a: print(*a, flush=True))
+    sock = _echo.listen(sel, args.host, args.port, say)
     host, port = sock.getsockname()[:2]
     print(f"echo server on {host}:{port} ({type(sel).__name__}); Ctrl-C stops it", flush=True)
     try:
-        while True:
-            events = sel.select()
-            for key, mask in events:
-                callback = key.data
-                callback(key.fileobj, mask)
+        _echo.serve_forever(sel)
     except KeyboardInterrupt:
         pass
     finally:
@@ -173,27 +143,15 @@ def build_parser():
     sub.required = True
     pi = sub.add_parser("info", help="version, backends, kernel features")
     pi.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.add_parser(
-        "bench",
-        help="benchmark against the stdlib (arguments are passed on; see bench --help)",
-        add_help=False,
-    )
     pe = sub.add_parser("echo", help="the stdlib docs' echo server, on rselectors")
     pe.add_argument("--host", default="localhost", help="address to bind (default localhost)")
     pe.add_argument("--port", type=int, default=1234, help="port (default 1234; 0 = any free)")
-    pe.add_argument(
-        "--backend", choices=[b for b in BACKEND_CLASSES if hasattr(rselectors, BACKEND_CLASSES[b])]
-    )
+    pe.add_argument("--backend", choices=_rselectors._features()["backends"])
     pe.add_argument("-q", "--quiet", action="store_true", help="no line per event")
     return p
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "bench":
-        from rselectors import _bench
-
-        return _bench.main(argv[1:], prog=f"{PROG} bench")
     args = build_parser().parse_args(argv)
     if args.command == "info":
         return cmd_info(args)

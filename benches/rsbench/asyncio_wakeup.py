@@ -1,6 +1,6 @@
 """asyncio wake-ups: ``wakeup()`` against asyncio's self-pipe, on the same rselectors selector.
 
-Run: ``python -m rselectors._asyncio_bench [--quick] [--json OUT]``.
+Run: ``python benches/asyncio_wakeup.py [--quick] [--json OUT]``.
 
 Variants (every loop is a plain ``asyncio`` ``SelectorEventLoop`` underneath):
 
@@ -21,8 +21,9 @@ Cases, each run for all variants interleaved (rounds rotate the order):
 * ``executor``: sequential ``await loop.run_in_executor(None, int)`` round trips (the result
   comes back with ``call_soon_threadsafe``), microseconds each;
 * ``echo``: an asyncio-streams echo server per variant in its own process, loaded by client
-  processes doing blocking ping-pong; round trips per second. Nothing crosses threads here:
-  it checks that the ordinary I/O path is not slower.
+  processes doing blocking ping-pong (the engine's ``echo.run_echo``: the clients switch
+  servers together, rounds rotate the order); round trips per second. Nothing crosses
+  threads here: it checks that the ordinary I/O path is not slower.
 
 Reports only; nothing asserts on time.
 """
@@ -30,15 +31,16 @@ Reports only; nothing asserts on time.
 import argparse
 import asyncio
 import json
-import os
-import platform
 import selectors
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
+
+from .common import rotations
+from .echo import run_echo
+from .report import machine_info
+from .stats import percentile
 
 VARIANTS = ("wakeup", "selfpipe", "stdlib")
 CASES = ("latency", "pingpong", "burst", "inloop", "executor", "echo")
@@ -70,16 +72,13 @@ class LoopThread:
         self.loop.close()
 
 
-def pct(values, q):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
-def rotations(variants, rounds):
-    """``rounds`` orders of ``variants``, each rotated by one (A B C, B C A, C A B, ...)."""
-    n = len(variants)
-    for r in range(rounds):
-        yield variants[r % n :] + variants[: r % n]
+def medians(**series):
+    """``{name: samples, "median_" + name: their median}`` for each series, and ``n``."""
+    out = {"n": len(next(iter(series.values())))}
+    for name, x in series.items():
+        out[name] = x
+        out["median_" + name] = statistics.median(x) if x else float("nan")
+    return out
 
 
 def case_latency(loops, samples):
@@ -101,8 +100,8 @@ def case_latency(loops, samples):
     return {
         v: {
             "median_us": statistics.median(x) / 1e3,
-            "p90_us": pct(x, 0.90) / 1e3,
-            "p99_us": pct(x, 0.99) / 1e3,
+            "p90_us": percentile(sorted(x), 90) / 1e3,
+            "p99_us": percentile(sorted(x), 99) / 1e3,
             "n": len(x),
             "samples_ns": x,
         }
@@ -125,7 +124,7 @@ def case_pingpong(loops, rounds, n):
                 call(release)
                 done.acquire()
             res[v].append((time.perf_counter_ns() - t0) / n / 1e3)
-    return {v: {"median_us": statistics.median(x), "n": len(x), "us": x} for v, x in res.items()}
+    return {v: medians(us=x) for v, x in res.items()}
 
 
 def case_burst(loops, rounds, n, threads=4):
@@ -157,16 +156,7 @@ def case_burst(loops, rounds, n, threads=4):
             assert counter[0] == n * threads
             rate[v].append(n * threads / elapsed)
             cpu[v].append(used / (n * threads) * 1e9)
-    return {
-        v: {
-            "median_per_s": statistics.median(rate[v]),
-            "median_cpu_ns": statistics.median(cpu[v]),
-            "n": len(rate[v]),
-            "rates": rate[v],
-            "cpu_ns": cpu[v],
-        }
-        for v in loops
-    }
+    return {v: medians(per_s=rate[v], cpu_ns=cpu[v]) for v in loops}
 
 
 def case_inloop(loops, rounds, n):
@@ -190,7 +180,7 @@ def case_inloop(loops, rounds, n):
             loop.call_soon_threadsafe(run)
             finished.wait()
             res[v].append(result[0])
-    return {v: {"median_ns": statistics.median(x), "n": len(x), "ns": x} for v, x in res.items()}
+    return {v: medians(ns=x) for v, x in res.items()}
 
 
 def case_executor(variants, rounds, n):
@@ -217,122 +207,29 @@ def case_executor(variants, rounds, n):
         for loop in loops.values():
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
-    return {
-        v: {
-            "median_us": statistics.median(wall[v]),
-            "median_cpu_us": statistics.median(cpu[v]),
-            "n": len(wall[v]),
-            "wall_us": wall[v],
-            "cpu_us": cpu[v],
-        }
-        for v in variants
-    }
+    return {v: medians(us=wall[v], cpu_us=cpu[v]) for v in variants}
 
 
-# -- echo: servers and clients in their own processes -------------------------------------
-
-
-def serve(variant):
-    from rselectors._bench import echo_stream
-
-    async def main():
-        server = await asyncio.start_server(echo_stream, "127.0.0.1", 0)
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await asyncio.Event().wait()
-
-    loop = make_loop(variant)
-    asyncio.set_event_loop(loop)
-    loop.run_until_complete(main())
-
-
-def client(port, duration, size):
-    """Connect, say "ready", wait for "go" on stdin, ping-pong for ``duration``, print count."""
-    s = socket.create_connection(("127.0.0.1", port))
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    msg = b"x" * size
-    print("ready", flush=True)
-    sys.stdin.readline()
-    end = time.monotonic() + duration
-    count = 0
-    while time.monotonic() < end:
-        s.sendall(msg)
-        got = 0
-        while got < size:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed")
-            got += len(chunk)
-        count += 1
-    s.close()
-    print(count, flush=True)
-
-
-def _self_cmd(*args):
-    here = os.path.abspath(__file__)
-    boot = (
-        "import runpy,sys; sys.argv=sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
-    )
-    return [sys.executable, "-c", boot, here, *map(str, args)]
-
-
-def _cpu_s(pid):
-    """utime + stime of a process in seconds (Linux /proc), or None."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
+#: the echo case's servers: implementation and loop (see ``echo.LOOPS``) of each variant
+ECHO_SERVERS = {
+    "wakeup": ("rselectors", "new_event_loop"),
+    "selfpipe": ("rselectors", "selector"),
+    "stdlib": ("selectors", "selector"),
+}
 
 
 def case_echo(variants, rounds, duration, clients, size):
     """Round trips per second, and the server's CPU time per round trip (Linux)."""
-    servers, ports = {}, {}
-    rate = {v: [] for v in variants}
-    cpu = {v: [] for v in variants}
-    try:
-        for v in variants:
-            p = subprocess.Popen(_self_cmd("--serve", v), stdout=subprocess.PIPE, text=True)
-            servers[v] = p
-            ports[v] = int(p.stdout.readline())
-        for r, order in enumerate(rotations(variants, rounds + 1)):  # round 0 warms up
-            for v in order:
-                procs = [
-                    subprocess.Popen(
-                        _self_cmd("--client", ports[v], duration, size),
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        text=True,
-                    )
-                    for _ in range(clients)
-                ]
-                for p in procs:
-                    if p.stdout.readline().strip() != "ready":
-                        raise RuntimeError("echo client failed to connect")
-                c0 = _cpu_s(servers[v].pid)
-                for p in procs:
-                    p.stdin.write("go\n")
-                    p.stdin.flush()
-                total = sum(int(p.communicate(timeout=duration + 60)[0]) for p in procs)
-                c1 = _cpu_s(servers[v].pid)
-                if r:
-                    rate[v].append(total / duration)
-                    if c0 is not None and c1 is not None and total:
-                        cpu[v].append((c1 - c0) / total * 1e6)
-    finally:
-        for p in servers.values():
-            p.kill()
-            p.wait()
-    return {
-        v: {
-            "median_per_s": statistics.median(rate[v]),
-            "median_cpu_us": statistics.median(cpu[v]) if cpu[v] else float("nan"),
-            "n": len(rate[v]),
-            "rates": rate[v],
-            "cpu_us": cpu[v],
-        }
-        for v in variants
-    }
+    impls, loops = zip(*(ECHO_SERVERS[v] for v in variants))
+    runs = run_echo(
+        list(impls), "asyncio-streams", clients, rounds, duration, size, loops=list(loops)
+    )["runs"]
+    out = {}
+    for v, slots in zip(variants, runs):
+        rate = [s["rps"] for s in slots]
+        cpu = [s["server_cpu_us_per_req"] for s in slots if "server_cpu_us_per_req" in s]
+        out[v] = medians(per_s=rate, cpu_us=cpu)
+    return out
 
 
 # -- driver --------------------------------------------------------------------------------
@@ -341,15 +238,7 @@ def case_echo(variants, rounds, duration, clients, size):
 def run(args):
     variants = list(VARIANTS)
     quick = args.quick
-    out = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        },
-        "quick": quick,
-    }
+    out = {"machine": machine_info(["rselectors"]), "quick": quick}
     say = (lambda m: None) if args.no_progress else (lambda m: print(m, file=sys.stderr))
     cases = set(args.cases.split(",")) if args.cases else set(CASES)
     if args.no_echo:
@@ -400,9 +289,8 @@ ROWS = [
 
 def print_table(out):
     m = out["machine"]
-    load = m.get("loadavg")
-    load = f", load average {load[0]:.1f}" if load else ""
-    print(f"Python {m['python']} on {m['platform']}, {m['cpus']} CPUs{load}")
+    load = f", load average {m['loadavg'][0]:.1f}" if "loadavg" in m else ""
+    print(f"{m['python']} on {m['kernel']}, {m['cpu']}, {m['cores']} cores{load}")
     head = f"{'case':<54}{'wakeup':>11}{'selfpipe':>11}{'stdlib':>11}{'wakeup/selfpipe':>17}"
     print(head)
     print("-" * len(head))
@@ -417,7 +305,11 @@ def print_table(out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m rselectors._asyncio_bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="asyncio_wakeup.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="a short run (~15 s)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--no-echo", action="store_true", help="skip the echo case")
@@ -426,23 +318,10 @@ def main(argv=None):
     p.add_argument("--clients", type=int, default=4, help="echo client processes (default 4)")
     p.add_argument("--msg-size", type=int, default=100, help="echo message bytes (default 100)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--serve", help=argparse.SUPPRESS)
-    p.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.serve:
-        serve(args.serve)
-        return 0
-    if args.client:
-        port, duration, size = args.client
-        client(int(port), float(duration), int(size))
-        return 0
     out = run(args)
     print_table(out)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
