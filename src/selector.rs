@@ -7,7 +7,7 @@ use crate::{Events, Interest, Source, Token};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -150,9 +150,6 @@ pub struct Selector {
     /// Bumped by [`Selector::reopen`]: a waiter woken after a change of it passes the nudge
     /// on, in case other threads still wait on the replaced kernel object.
     epoch: AtomicU64,
-    /// The process whose kernel objects these are ([`Selector::reopen`] replaces the
-    /// notifier too when called in another one: a forked child shares the parent's).
-    pid: AtomicU32,
 }
 
 impl Selector {
@@ -200,7 +197,6 @@ impl Selector {
             wake,
             shutdown: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
-            pid: AtomicU32::new(std::process::id()),
         })
     }
 
@@ -276,52 +272,28 @@ impl Selector {
         dispatch!(&self.driver, d => d.unregister(fd, &self.wake))
     }
 
-    /// Gives the selector fresh kernel objects holding exactly `registrations`, under the fd
-    /// numbers it already has: a new epoll, kqueue or /dev/poll instance (poll and select
-    /// replace their user-space set), and, when called in another process than the one that
-    /// made them (a forked child), a new wake-up notifier.
+    /// Gives the selector a fresh kernel set holding exactly `registrations`, under the fd
+    /// number it already has: a new epoll, kqueue or /dev/poll instance (poll and select
+    /// replace their user-space set). The wake-up notifier stays.
     ///
-    /// Call it in a forked child before using a selector inherited from the parent: the
-    /// kernel set and the notifier are shared with the parent, so a change or a wake-up in one
-    /// process would reach the other. Or call it to shed what an epoll set keeps for fds
-    /// closed without `unregister` while a duplicate of them stays open (such a registration
-    /// can no longer be named to remove it, and being level-triggered it ends every wait).
+    /// Use it to shed what an epoll set keeps for fds closed without `unregister` while a
+    /// duplicate of them stays open: such a registration can no longer be named to remove
+    /// it, and being level-triggered it ends every wait at once.
     ///
     /// Clones, [`Waker`]s and [`try_as_fd`](Selector::try_as_fd) keep working: the fd
-    /// numbers do not change. Registrations the kernel refuses (an fd closed since) are left
+    /// number does not change. Registrations the kernel refuses (an fd closed since) are left
     /// out. Threads blocked in [`select`](Selector::select) are woken to wait again on the
-    /// new objects (in the same process). Registration calls running at the same time as
-    /// `reopen` may act on the old objects and be lost: serialise them. On error nothing has
-    /// changed, except that in a forked child the notifier may already be the child's own.
+    /// new set. Registration calls running at the same time as `reopen` may act on the old
+    /// set and be lost: serialise them. On error nothing has changed.
     ///
-    /// ```
-    /// use rselectors::{Events, Interest, Selector, Token};
-    /// use std::io::Write;
-    /// use std::os::fd::AsRawFd;
-    /// use std::os::unix::net::UnixStream;
-    /// use std::time::Duration;
+    /// Not for a forked child: the kernel set and the notifier are shared with the parent,
+    /// and a lock another thread held at the fork would never be released in the child;
+    /// make a new `Selector` there instead.
     ///
-    /// let (a, mut b) = UnixStream::pair()?;
-    /// let selector = Selector::new()?;
-    /// let before = selector.try_as_fd().map(|fd| fd.as_raw_fd());
-    /// selector.reopen([(a.as_raw_fd(), Token(1), Interest::READABLE)])?;
-    /// assert_eq!(selector.try_as_fd().map(|fd| fd.as_raw_fd()), before);
-    ///
-    /// b.write_all(b"x")?;
-    /// let mut events = Events::with_capacity(4);
-    /// selector.select(&mut events, Some(Duration::from_secs(1)))?;
-    /// assert_eq!(events.iter().next().map(|e| e.token()), Some(Token(1)));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
     pub fn reopen<I>(&self, registrations: I) -> io::Result<()>
     where
         I: IntoIterator<Item = (RawFd, Token, Interest)>,
     {
-        let here = std::process::id();
-        let forked = self.pid.load(Ordering::Relaxed) != here;
-        if forked {
-            self.wake.renew()?;
-        }
         dispatch!(&self.driver, d => {
             let fresh = fresh_like(d, &self.wake)?;
             for (fd, token, interest) in registrations {
@@ -331,13 +303,10 @@ impl Selector {
             }
             d.adopt(fresh, &self.wake)
         })?;
-        self.pid.store(here, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::Relaxed);
-        if !forked {
-            // Waiters on the replaced object: wake them to wait on the new one (it shares the
-            // notifier with the old, which stays alive as long as they are in it).
-            let _ = self.wake.nudge();
-        }
+        // Waiters on the replaced object: wake them to wait on the new one (it shares the
+        // notifier with the old, which stays alive as long as they are in it).
+        let _ = self.wake.nudge();
         Ok(())
     }
 

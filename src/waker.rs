@@ -39,16 +39,6 @@ impl WakeState {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Gives the notifier fresh kernel objects (in a forked child), keeping a pending
-    /// wake-up pending.
-    pub(crate) fn renew(&self) -> io::Result<()> {
-        self.notify.renew()?;
-        if self.is_pending() {
-            self.notify.notify()?;
-        }
-        Ok(())
-    }
-
     /// An internal nudge: a waiter re-reads the registration set and waits again.
     pub(crate) fn nudge(&self) -> io::Result<()> {
         self.notify.notify()

@@ -9,8 +9,14 @@ look like a green run.
 
 import importlib
 import os
+import pickle
+import select as _select_module
 import selectors as stdlib
+import signal
 import socket
+import time
+import traceback
+import warnings
 
 import pytest
 
@@ -168,3 +174,66 @@ class FilenoObj:
 
     def __repr__(self):
         return f"<FilenoObj {self.value!r}>"
+
+
+def _read_all(fd, deadline):
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        r, _, _ = _select_module.select([fd], [], [], left)
+        if not r:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+class Child:
+    """Runs ``fn()`` in a forked child; ``result()`` returns what it returned or fails the
+    test with the child's traceback (or a timeout)."""
+
+    def __init__(self, fn):
+        r, w = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # child: never return into pytest
+            status = 0
+            try:
+                os.close(r)
+                try:
+                    payload = pickle.dumps(("ok", fn()))
+                except BaseException:  # noqa: BLE001 - reported to the parent
+                    payload = pickle.dumps(("err", traceback.format_exc()))
+                    status = 1
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(w, view):]
+            finally:
+                os._exit(status)
+        os.close(w)
+        self.pid = pid
+        self.r = r
+
+    def result(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        try:
+            data = _read_all(self.r, deadline)
+        finally:
+            os.close(self.r)
+        if data is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            pytest.fail(f"child {self.pid} did not finish within {timeout}s (deadlock?)")
+        _, status = os.waitpid(self.pid, 0)
+        if not data:
+            pytest.fail(f"child {self.pid} died without a report, wait status {status}")
+        verdict, value = pickle.loads(data)
+        if verdict != "ok":
+            pytest.fail(f"in the child:\n{value}")
+        assert os.waitstatus_to_exitcode(status) == 0 if hasattr(os, "waitstatus_to_exitcode") \
+            else status == 0
+        return value

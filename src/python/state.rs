@@ -189,16 +189,22 @@ impl Inner {
     }
 
     /// The core for kernel work: the closed-selector error once closed; in a forked child,
-    /// first fresh kernel objects of its own holding the same registrations (fds the child
+    /// first a new native selector of its own holding the same registrations (fds the child
     /// no longer has stay in the table, where unregistering them is quiet, as after a close
-    /// in one process), or, if it cannot make them (no fd left), that `OSError`, with
-    /// nothing changed and the parent's objects untouched: the next call tries again.
+    /// in one process), or, if it cannot make one (no fd left), that `OSError`, with nothing
+    /// changed and the parent's objects untouched: the next call tries again. A new one, not
+    /// [`Selector::reopen`]: the parent's threads may have held its locks at the fork.
     fn kernel<'t>(&self, table: &'t mut Table) -> PyResult<&'t Arc<Selector>> {
         let generation = FORK_GENERATION.load(Ordering::Relaxed);
         if table.fork_generation != generation {
-            if let Some(core) = table.core.as_ref() {
-                core.reopen(table.registrations())
-                    .map_err(errors::os_error)?;
+            if table.core.is_some() {
+                let core = Selector::with_backend(self.backend).map_err(errors::os_error)?;
+                for (fd, token, interest) in table.registrations() {
+                    // Refused (an fd closed since, or one whose number the new selector's
+                    // own fds now carry): left out, as `reopen` leaves such ones out.
+                    let _ = core.register(fd, token, interest);
+                }
+                table.core = Some(Arc::new(core));
             }
             table.fork_generation = generation;
         }

@@ -53,15 +53,6 @@ impl NotifyFd {
         fd == self.read.as_raw_fd()
     }
 
-    /// Gives this notifier fresh kernel objects under the same fd numbers, not readable (for
-    /// a forked child: the parent's are shared with it).
-    pub(crate) fn renew(&self) -> io::Result<()> {
-        let fresh = NotifyFd::new()?;
-        #[cfg(not(epoll_available))]
-        super::replace_fd(&self.write, fresh.write)?;
-        super::replace_fd(&self.read, fresh.read)
-    }
-
     /// Makes the fd readable. A full pipe or saturated counter is already readable, so
     /// `EAGAIN` is success. Async-signal-safe (one `write`).
     pub(crate) fn notify(&self) -> io::Result<()> {
