@@ -1,6 +1,7 @@
 //! The selector: registration and the shared wait loop over every backend.
 
 use crate::backend::{dispatch, AnyDriver, Driver};
+use crate::sys::timer::Timer;
 use crate::timeout::Deadline;
 use crate::waker::{WakeState, Waker};
 use crate::{Events, Interest, Source, Token};
@@ -76,6 +77,29 @@ impl Backend {
         Selector::with_backend(self).is_ok()
     }
 
+    /// Whether waits on this backend honour timeouts with microsecond resolution (the
+    /// kernel takes a nanosecond timeout: `epoll_pwait2`, `ppoll`, `pselect`, `kevent`), or
+    /// round timeouts of a millisecond or more up to whole milliseconds (`epoll_wait` on
+    /// Linux before 5.11 or under a seccomp filter that refuses `epoll_pwait2`, which is
+    /// probed once; `poll` where there is no `ppoll`; /dev/poll). A wait is never shorter than
+    /// asked either way, and on Linux a wait shorter than a millisecond ends on a timer with
+    /// no slack (a `timerfd`), whatever this says.
+    ///
+    /// ```
+    /// use rselectors::Backend;
+    /// assert!(Backend::Select.precise_timeouts());
+    /// println!("epoll: {}", Backend::Epoll.precise_timeouts());
+    /// ```
+    pub fn precise_timeouts(self) -> bool {
+        match self {
+            #[cfg(epoll_available)]
+            Backend::Epoll => crate::sys::epoll::precise_timeouts(),
+            Backend::Poll => crate::sys::poll::PRECISE,
+            Backend::Select | Backend::Kqueue => true,
+            _ => false,
+        }
+    }
+
     /// The best backend that works here: kqueue, epoll, /dev/poll, poll, then select — the
     /// order of Python's `selectors.DefaultSelector`. Probed once per process.
     ///
@@ -145,6 +169,8 @@ pub struct Selector {
     /// The wake-up notifier, created with the selector so that the selector's own fds are
     /// all known before any registration can name their numbers (see [`Selector::owns`]).
     wake: Arc<WakeState>,
+    /// The slack-free timer of sub-millisecond waits (Linux), also created with the selector.
+    timer: Timer,
     /// Set by [`Selector::shut_down`]: blocking selects return at once.
     shutdown: AtomicBool,
     /// Bumped by [`Selector::reopen`]: a waiter woken after a change of it passes the nudge
@@ -190,11 +216,13 @@ impl Selector {
             }
         };
         let wake = Arc::new(WakeState::new()?);
-        dispatch!(&driver, d => d.attach(&wake))?;
+        let timer = Timer::new()?;
+        dispatch!(&driver, d => d.attach(&wake, timer.fd()))?;
         Ok(Selector {
             driver,
             backend,
             wake,
+            timer,
             shutdown: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
         })
@@ -295,7 +323,7 @@ impl Selector {
         I: IntoIterator<Item = (RawFd, Token, Interest)>,
     {
         dispatch!(&self.driver, d => {
-            let fresh = fresh_like(d, &self.wake)?;
+            let fresh = fresh_like(d, &self.wake, &self.timer)?;
             for (fd, token, interest) in registrations {
                 if self.user_fd(fd).is_ok() && checked_token(token).is_ok() {
                     let _ = fresh.register(fd, token, interest, &self.wake);
@@ -329,7 +357,9 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn owns(&self, fd: RawFd) -> bool {
-        self.wake.notify_fd().owns(fd) || self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd)
+        self.wake.notify_fd().owns(fd)
+            || self.timer.fd() == Some(fd)
+            || self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd)
     }
 
     /// Validates a caller's fd before it reaches the backend: negative is `InvalidInput`,
@@ -349,7 +379,7 @@ impl Selector {
         if self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        if self.wake.notify_fd().owns(fd) {
+        if self.wake.notify_fd().owns(fd) || self.timer.fd() == Some(fd) {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
         Ok(fd)
@@ -392,7 +422,7 @@ impl Selector {
     ) -> io::Result<bool> {
         if timeout == Some(Duration::ZERO) {
             // Never blocks: no deadline to keep.
-            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, &self.wake))?;
+            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, &self.wake, None))?;
             return Ok(woken && self.wake.consume());
         }
         self.select_until(events, deadline)
@@ -450,12 +480,13 @@ impl Selector {
             return Ok(true);
         }
         loop {
-            let woken = dispatch!(&self.driver, d => d.wait(events, deadline.remaining(), wake))?;
+            let epoch = self.epoch.load(Ordering::Relaxed);
+            let woken = self.wait_once(events, deadline.remaining())?;
             let user_wake = woken && wake.consume();
             let shutdown = self.shutdown.load(Ordering::Relaxed);
-            if shutdown {
+            if shutdown || (woken && self.epoch.load(Ordering::Relaxed) != epoch) {
                 // `consume` drained the notifier: re-arm it so that every other thread blocked
-                // in `select` returns too.
+                // in `select` (after `reopen`: on the replaced kernel object) returns too.
                 let _ = wake.nudge();
             }
             if user_wake || shutdown {
@@ -469,6 +500,28 @@ impl Selector {
             // (`epoll_wait` and `poll` take at most i32::MAX ms, ~24.8 days). Wait again for
             // the time left: a wait is never shorter than asked.
         }
+    }
+
+    /// One backend wait of up to `timeout`; returns whether the notifier was readable. A
+    /// wait shorter than a millisecond runs on the slack-free timer where there is one (the
+    /// kernel's timeout, a backstop here, could fire a timer slack late: 50 µs by default).
+    fn wait_once(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<bool> {
+        let short = timeout.filter(|t| !t.is_zero() && *t < Duration::from_millis(1));
+        let timer = match short {
+            Some(t) if self.timer.arm(t).unwrap_or(false) => self.timer.fd(),
+            _ => None,
+        };
+        let timeout = if timer.is_some() {
+            Some(TIMER_BACKSTOP)
+        } else {
+            timeout
+        };
+        let woken = dispatch!(&self.driver, d => d.wait(events, timeout, &self.wake, timer));
+        if timer.is_some() {
+            // Also clears a fired expiry, so no later wait sees the timer readable.
+            let _ = self.timer.disarm();
+        }
+        woken
     }
 
     /// Makes every blocked and every later blocking `select` return at once with no events
@@ -561,6 +614,9 @@ impl Selector {
     }
 }
 
+/// The kernel timeout of a wait that the timer ends: only reached if the timer failed.
+const TIMER_BACKSTOP: Duration = Duration::from_millis(2);
+
 /// The deadline of a wait of `timeout`; a zero timeout never blocks and needs none (so it
 /// does not read the clock).
 fn deadline_for(timeout: Option<Duration>) -> Deadline {
@@ -571,19 +627,20 @@ fn deadline_for(timeout: Option<Duration>) -> Deadline {
     }
 }
 
-/// A new driver of `_like`'s kind, attached to `wake`, for [`Selector::reopen`].
-fn fresh_like<D: Driver>(_like: &D, wake: &WakeState) -> io::Result<D> {
+/// A new driver of `_like`'s kind, attached to the selector's own fds, for
+/// [`Selector::reopen`].
+fn fresh_like<D: Driver>(_like: &D, wake: &WakeState, timer: &Timer) -> io::Result<D> {
     let fresh = D::new()?;
-    fresh.attach(wake)?;
+    fresh.attach(wake, timer.fd())?;
     Ok(fresh)
 }
 
-/// Refuses the token reserved for the notifier.
+/// Refuses the tokens reserved for the selector's own fds.
 fn checked_token(token: Token) -> io::Result<()> {
-    if token == Token::NOTIFY {
+    if token.is_reserved() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "Token(usize::MAX) is reserved for the selector's wake-up notifier",
+            format!("{token:?} is reserved for the selector's own fds"),
         ));
     }
     Ok(())

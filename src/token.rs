@@ -3,8 +3,9 @@
 /// Associates an event with the registration it belongs to.
 ///
 /// The selector stores the token given to [`Selector::register`](crate::Selector::register)
-/// and returns it in every [`Event`](crate::Event) for that fd. `Token(usize::MAX)` is
-/// reserved for the selector's internal wake-up notifier and is refused by `register`.
+/// and returns it in every [`Event`](crate::Event) for that fd. `Token(usize::MAX)` and
+/// `Token(usize::MAX - 1)` are reserved for the selector's own fds (its wake-up notifier and
+/// its timer) and are refused by `register`.
 ///
 /// # Examples
 ///
@@ -20,6 +21,14 @@ pub struct Token(pub usize);
 impl Token {
     /// The token the selector uses for its own wake-up notifier.
     pub(crate) const NOTIFY: Token = Token(usize::MAX);
+
+    /// The token the selector uses for its own sub-millisecond timer.
+    pub(crate) const TIMER: Token = Token(usize::MAX - 1);
+
+    /// Whether the selector keeps this token for itself.
+    pub(crate) const fn is_reserved(self) -> bool {
+        self.0 >= Token::TIMER.0
+    }
 }
 
 impl From<Token> for usize {

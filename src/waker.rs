@@ -5,6 +5,13 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// What the wake-up notifier is on this platform: `"eventfd"` (Linux, Android) or
+/// `"pipe"`.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+pub(crate) fn notifier_kind() -> &'static str {
+    crate::sys::notify::KIND
+}
+
 /// The selector's wake-up state: the notifier fd and the coalescing flag.
 #[derive(Debug)]
 pub(crate) struct WakeState {

@@ -237,3 +237,16 @@ class Child:
         assert os.waitstatus_to_exitcode(status) == 0 if hasattr(os, "waitstatus_to_exitcode") \
             else status == 0
         return value
+
+
+def open_fds():
+    """This process's open fd numbers (as strings), not counting those the listing itself
+    opened (closed again by the time their link is read)."""
+    fds = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            os.readlink(f"/proc/self/fd/{name}")
+        except FileNotFoundError:
+            continue
+        fds.add(name)
+    return fds

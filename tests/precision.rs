@@ -1,8 +1,8 @@
 //! Timeouts are lower bounds: a wait never ends early, `None` blocks until ready and a zero
-//! timeout never blocks, on every backend.
-//!
-//! Only lower bounds are asserted (plus a very generous sanity bound): how late a wait ends
-//! depends on the machine's load, and is measured by the benchmarks, not tested.
+//! timeout never blocks, on every backend; and they have microsecond resolution: the median
+//! lateness of many sub-millisecond waits is far below the millisecond the stdlib rounds up
+//! to (a bound loose enough for a loaded machine; how late exactly is measured by the
+//! benchmarks).
 
 mod common;
 
@@ -39,6 +39,54 @@ fn assert_waits_at_least(s: &Selector, events: &mut Events, timeout: Duration) {
         s.backend()
     );
     assert!(elapsed < timeout + SANITY, "{}: {elapsed:?}", s.backend());
+}
+
+/// The median of how much later than `timeout` each of `n` idle waits ended.
+fn median_overshoot(s: &Selector, timeout: Duration, n: usize) -> Duration {
+    let mut events = Events::with_capacity(4);
+    let mut late: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            s.select(&mut events, Some(timeout)).unwrap();
+            assert!(events.is_empty());
+            start.elapsed().saturating_sub(timeout)
+        })
+        .collect();
+    late.sort();
+    late[n / 2]
+}
+
+/// Far below the whole millisecond a rounding wait would add, far above scheduling noise.
+const MICROSECONDS: Duration = Duration::from_micros(500);
+
+#[test]
+fn sub_millisecond_waits_are_not_rounded_up_to_a_millisecond() {
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let late = median_overshoot(&s, Duration::from_micros(200), 200);
+        println!("{backend}: select(200 µs) median overshoot {late:?}");
+        assert!(late < MICROSECONDS, "{backend}: median overshoot {late:?}");
+    }
+}
+
+#[test]
+fn waits_of_a_millisecond_or_more_keep_their_fraction_where_the_kernel_allows() {
+    // 1.5 ms: epoll_pwait2 / ppoll / pselect keep the half millisecond; where the backend
+    // cannot (epoll_wait on a kernel that refuses epoll_pwait2), it rounds up to 2 ms, and
+    // this checks that fallback instead, saying so.
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = selector(backend);
+        let late = median_overshoot(&s, Duration::from_micros(1500), 50);
+        if backend.precise_timeouts() {
+            println!("{backend}: select(1.5 ms) median overshoot {late:?}");
+            assert!(late < MICROSECONDS, "{backend}: median overshoot {late:?}");
+        } else {
+            println!("{backend}: no nanosecond timeouts here: checking whole-ms rounding");
+            assert!(late >= Duration::from_micros(400), "{backend}: {late:?}");
+        }
+    }
 }
 
 #[test]

@@ -64,6 +64,20 @@ fn refuse_epoll_pwait2(errno: u32) {
     assert_eq!(rc, 0, "seccomp: {}", std::io::Error::last_os_error());
 }
 
+/// The median of how much later than `timeout` 50 idle waits ended.
+fn median_overshoot(s: &rselectors::Selector, timeout: Duration) -> Duration {
+    let mut events = Events::with_capacity(4);
+    let mut late: Vec<Duration> = (0..50)
+        .map(|_| {
+            let start = Instant::now();
+            s.select(&mut events, Some(timeout)).unwrap();
+            start.elapsed().saturating_sub(timeout)
+        })
+        .collect();
+    late.sort();
+    late[late.len() / 2]
+}
+
 #[test]
 fn sub_millisecond_waits_survive_a_seccomp_eperm_for_epoll_pwait2() {
     if !backends().contains(&Backend::Epoll) {
@@ -98,6 +112,13 @@ fn sub_millisecond_waits_survive_a_seccomp_eperm_for_epoll_pwait2() {
                 assert!(start.elapsed() >= timeout, "woke early for {timeout:?}");
             }
         }
+        // The refusal is visible, and whole milliseconds are rounded up (1.5 ms -> 2 ms)...
+        assert!(!Backend::Epoll.precise_timeouts());
+        let late = median_overshoot(&s, Duration::from_micros(1500));
+        assert!(late >= Duration::from_micros(400), "1.5 ms overshoot {late:?}");
+        // ...but waits below a millisecond still end on the slack-free timer.
+        let late = median_overshoot(&s, Duration::from_micros(200));
+        assert!(late < Duration::from_micros(500), "200 µs overshoot {late:?}");
         write_byte(b.as_raw_fd());
         s.select(&mut events, Some(Duration::from_micros(300)))
             .unwrap();

@@ -57,7 +57,7 @@ def test_info_text():
     assert f"rselectors {rselectors.__version__}" in out
     assert f"DefaultSelector:   {rselectors.DefaultSelector.__name__}" in out
     assert re.search(r"backends: .*\(\w+Selector, default\)", out), out
-    assert "sub-ms timeouts:" in out and "overshoot" in out
+    assert "timeouts:" in out and "overshoot" in out
     assert "install()ed:       no" in out
 
 
@@ -86,7 +86,10 @@ def test_info_json_matches_the_module():
         assert isinstance(info["sub_ms_timeouts"][b]["sub_ms"], bool)
     if sys.platform.startswith("linux"):
         assert info["wakeup_notifier"] == "eventfd"
-        assert isinstance(info["sub_ms_timeouts"]["epoll"]["sub_ms"], bool)
+        for b in info["backends"]:  # the timerfd makes every backend's sub-ms waits precise
+            assert info["sub_ms_timeouts"][b]["sub_ms"] is True
+            assert info["sub_ms_timeouts"][b]["timer_below_1ms"] is True
+        assert isinstance(info["sub_ms_timeouts"]["epoll"]["microseconds"], bool)
     m = info["measured"]
     assert m["rselectors_median_overshoot_us"] >= 0 and m["stdlib_median_overshoot_us"] >= 0
     assert info["installed"] is False
@@ -96,12 +99,13 @@ def test_features_accessor():
     from rselectors import _rselectors
 
     f = _rselectors._features()
-    assert set(f) == {"backends", "default_backend", "notifier", "epoll_pwait2", "ppoll", "pselect"}
+    assert set(f) == {"backends", "default_backend", "notifier", "precise", "timer"}
     assert f["default_backend"] == f["backends"][0]
+    assert set(f["precise"]) == set(f["backends"])
+    assert f["precise"]["select"] is True
     if sys.platform.startswith("linux"):
-        assert f["epoll_pwait2"] in (True, False) and f["ppoll"] is True
-    else:
-        assert f["epoll_pwait2"] is None
+        assert f["precise"]["epoll"] in (True, False) and f["precise"]["poll"] is True
+        assert f["timer"] is True
 
 
 def _popen_with_terminal_sigint(cmd, **kw):

@@ -1,7 +1,7 @@
 """The selector's own fds are out of the caller's reach (an rselectors promise).
 
 An rselectors selector owns fds the stdlib's do not: its wake-up notifier (an eventfd on
-Linux) besides the kernel object. A registered fd closed before ``unregister`` (the stdlib
+Linux) and its sub-millisecond timer (a timerfd on Linux) besides the kernel object. A registered fd closed before ``unregister`` (the stdlib
 tolerates that order) frees its number; if one of our fds ever carried it, an ``unregister``
 or ``modify`` of the stale object would remove or retoken *our* fd, switching off
 ``wakeup()`` (and with it ``close()`` from another thread and asyncio's
@@ -14,11 +14,12 @@ every backend; naming one of their numbers gets the kernel's closed-fd answer (`
 import errno
 import fcntl
 import os
+import sys
 import threading
 import time
 
 import pytest
-from _support import EVENT_READ, EVENT_WRITE, IS_STDLIB, Child, kind
+from _support import EVENT_READ, EVENT_WRITE, IS_STDLIB, Child, kind, open_fds
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="the stdlib's selectors own no wake-up fd"),
@@ -28,19 +29,6 @@ pytestmark = [
 
 #: Generous bound for "promptly": only a lost wake-up takes this long.
 PROMPT = 2.0
-
-
-def open_fds():
-    """This process's open fd numbers (as strings), not counting those the listing itself
-    opened (closed again by the time their link is read)."""
-    fds = set()
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            os.readlink(f"/proc/self/fd/{name}")
-        except FileNotFoundError:
-            continue
-        fds.add(name)
-    return fds
 
 
 def new_selector_and_own_fds(selector_class):
@@ -92,13 +80,15 @@ def assert_close_wakes(sel):
     assert waited < PROMPT, f"close() did not wake select: waited {waited:.2f}s"
 
 
-def test_own_fds_are_the_kernel_object_and_the_notifier(selector_class):
+def test_own_fds_are_the_kernel_object_the_notifier_and_the_timer(selector_class):
+    """The notifier, the kernel object (epoll, kqueue, /dev/poll) and, on Linux, the timer
+    that makes sub-millisecond waits precise."""
     sel, own = new_selector_and_own_fds(selector_class)
     try:
-        expected = 2 if kind(selector_class) in ("EpollSelector", "KqueueSelector",
-                                                 "DevpollSelector") else 1
+        has_kernel_object = hasattr(sel, "fileno")
+        expected = 1 + has_kernel_object + sys.platform.startswith("linux")
         assert len(own) == expected, own
-        if expected == 2:
+        if has_kernel_object:
             assert sel.fileno() in own
         assert sel.get_map() is not None and len(sel.get_map()) == 0
     finally:

@@ -19,7 +19,7 @@ import rselectors
 from rselectors import _echo, _rselectors
 
 PROG = "python -m rselectors"
-#: what each backend waits with when sub-millisecond timeouts work, and otherwise
+#: what each backend waits with when its timeouts have microsecond resolution, and otherwise
 PRECISE_CALL = {
     "epoll": ("epoll_pwait2", "epoll_wait, whole ms"),
     "kqueue": ("kevent timespec", None),
@@ -52,15 +52,13 @@ def gather_info(samples=15):
     precise = {}
     for b in backends:
         ok_call, coarse_call = PRECISE_CALL.get(b, (None, None))
-        if b == "epoll":
-            ok = bool(features.get("epoll_pwait2"))
-        elif b == "poll":
-            ok = bool(features.get("ppoll"))
-        elif b == "select":
-            ok = bool(features.get("pselect"))
-        else:
-            ok = ok_call is not None
-        precise[b] = {"sub_ms": ok, "via": ok_call if ok else coarse_call}
+        ok = bool(features["precise"][b])
+        precise[b] = {
+            "sub_ms": ok or features["timer"],
+            "microseconds": ok,
+            "via": ok_call if ok else coarse_call,
+            "timer_below_1ms": features["timer"],
+        }
     default_cls = rselectors.DefaultSelector
     timeout = 0.0002
     stdlib_default = _stdlib.DefaultSelector
@@ -101,10 +99,12 @@ def cmd_info(args):
     print(f"backends:          {', '.join(names)}")
     print(f"DefaultSelector:   {info['default']}")
     print(f"wakeup() notifier: {info['wakeup_notifier']}")
-    print("sub-ms timeouts:")
+    print("timeouts:")
     for b, p in info["sub_ms_timeouts"].items():
-        state = "yes" if p["sub_ms"] else "no, rounded up to 1 ms"
-        print(f"  {b + ':':<9}{state}" + (f" ({p['via']})" if p["via"] else ""))
+        state = "microseconds" if p["microseconds"] else "rounded up to whole ms"
+        via = f" ({p['via']})" if p["via"] else ""
+        timer = "; below 1 ms: slack-free timer (timerfd)" if p["timer_below_1ms"] else ""
+        print(f"  {b + ':':<9}{state}{via}{timer}")
     print(
         f"select({m['timeout_s']}) overshoot, median: "
         f"rselectors {m['rselectors_median_overshoot_us']:.0f} µs, "

@@ -241,6 +241,7 @@ mod driver {
             events: &mut Events,
             timeout: Option<Duration>,
             notify: &WakeState,
+            _timer: Option<RawFd>,
         ) -> io::Result<bool> {
             events.clear();
             let max = max_events(self.lock().len(), events.capacity(), notify.is_some());
@@ -256,7 +257,7 @@ mod driver {
             result.map(|_| woken)
         }
 
-        fn attach(&self, wake: &WakeState) -> io::Result<()> {
+        fn attach(&self, wake: &WakeState, _timer: Option<RawFd>) -> io::Result<()> {
             self.write(&register_records(
                 wake.notify_fd().raw_fd(),
                 Interest::READABLE,

@@ -104,6 +104,7 @@ impl Driver for Epoll {
         events: &mut Events,
         timeout: Option<Duration>,
         _notify: &WakeState,
+        _timer: Option<RawFd>,
     ) -> io::Result<bool> {
         events.clear();
         // Ask the kernel for exactly as many events as we keep: every event it returns is
@@ -122,10 +123,10 @@ impl Driver for Epoll {
         if result.is_ok() {
             for ev in &raw {
                 let (bits, data) = (ev.events, ev.u64);
-                if data == Token::NOTIFY.0 as u64 {
-                    woken = true;
-                } else {
-                    events.push(Event::new(Token(data as usize), event_flags(bits)));
+                match Token(data as usize) {
+                    Token::NOTIFY => woken = true,
+                    Token::TIMER => {}
+                    token => events.push(Event::new(token, event_flags(bits))),
                 }
             }
         }
@@ -133,14 +134,14 @@ impl Driver for Epoll {
         result.map(|_| woken)
     }
 
-    fn attach(&self, wake: &WakeState) -> io::Result<()> {
-        self.ep.ctl(
-            Op::Add,
-            wake.notify_fd().raw_fd(),
-            EPOLLIN,
-            Token::NOTIFY.0 as u64,
-        )?;
-        self.added();
+    fn attach(&self, wake: &WakeState, timer: Option<RawFd>) -> io::Result<()> {
+        let own = [(wake.notify_fd().raw_fd(), Token::NOTIFY)]
+            .into_iter()
+            .chain(timer.map(|fd| (fd, Token::TIMER)));
+        for (fd, token) in own {
+            self.ep.ctl(Op::Add, fd, EPOLLIN, token.0 as u64)?;
+            self.added();
+        }
         Ok(())
     }
 

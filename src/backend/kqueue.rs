@@ -503,6 +503,7 @@ mod driver {
             events: &mut Events,
             timeout: Option<Duration>,
             notify: &WakeState,
+            _timer: Option<RawFd>,
         ) -> io::Result<bool> {
             events.clear();
             let max = {
@@ -524,7 +525,7 @@ mod driver {
             result.map(|_| woken)
         }
 
-        fn attach(&self, wake: &WakeState) -> io::Result<()> {
+        fn attach(&self, wake: &WakeState, _timer: Option<RawFd>) -> io::Result<()> {
             let changes =
                 register_changes(wake.notify_fd().raw_fd(), Token::NOTIFY, Interest::READABLE);
             first_error(&self.apply(&changes)?[..1])

@@ -50,17 +50,21 @@ pub(crate) trait Driver: Send + Sync + Sized {
 
     /// Waits once for up to `timeout` (`None`: forever), appending at most
     /// `events.capacity()` events after `events.clear()`. `notify` is watched too; returns
-    /// whether it was readable. `Interrupted` on EINTR.
+    /// whether it was readable. `timer`, if given, is the fd of the selector's timer, armed
+    /// for this wait: it ends the wait when it becomes readable (kernel-set backends have
+    /// it in their set already). `Interrupted` on EINTR.
     fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
         notify: &WakeState,
+        timer: Option<RawFd>,
     ) -> io::Result<bool>;
 
-    /// Called once, when the selector is created with its wake-up fd (kernel-set backends add
-    /// it with [`Token::NOTIFY`]; user-space backends watch it at wait time instead).
-    fn attach(&self, wake: &WakeState) -> io::Result<()>;
+    /// Called once, when the selector is created with its wake-up fd and, where there is
+    /// one, its timer's fd (kernel-set backends add them with [`Token::NOTIFY`] and
+    /// [`Token::TIMER`]; user-space backends watch them at wait time instead).
+    fn attach(&self, wake: &WakeState, timer: Option<RawFd>) -> io::Result<()>;
 
     /// Takes over `fresh`'s kernel object (under this one's fd number) and registrations:
     /// `fresh` is a new driver of the same kind, attached to `wake`, with the registrations

@@ -177,6 +177,7 @@ impl Driver for Poll {
         events: &mut Events,
         timeout: Option<Duration>,
         notify: &WakeState,
+        timer: Option<RawFd>,
     ) -> io::Result<bool> {
         events.clear();
         if timeout == Some(Duration::ZERO) {
@@ -201,7 +202,11 @@ impl Driver for Poll {
         };
         buf.fds
             .push(poll::pollfd(notify.notify_fd().raw_fd(), POLLIN));
+        if let Some(fd) = timer {
+            buf.fds.push(poll::pollfd(fd, POLLIN));
+        }
         let result = poll::poll(&mut buf.fds, timeout);
+        let fired = timer.is_some() && buf.fds.pop().is_some_and(|p| p.revents != 0);
         let woken = buf.fds.pop().is_some_and(|p| p.revents != 0);
         let mut st = self.lock();
         st.set.leave();
@@ -211,7 +216,7 @@ impl Driver for Poll {
                 &buf.fds,
                 &buf.tokens,
                 current,
-                ready - usize::from(woken),
+                ready - usize::from(woken) - usize::from(fired),
                 events,
             );
         }
@@ -220,7 +225,7 @@ impl Driver for Poll {
         result.map(|_| woken)
     }
 
-    fn attach(&self, _: &WakeState) -> io::Result<()> {
+    fn attach(&self, _: &WakeState, _: Option<RawFd>) -> io::Result<()> {
         Ok(())
     }
 

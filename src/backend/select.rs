@@ -85,13 +85,14 @@ impl Select {
         crate::sync::lock(&self.state)
     }
 
-    /// One `pselect` over a snapshot of the sets, watching `notify_fd` too if given (it is
-    /// below `FD_SETSIZE`); returns whether it was readable.
+    /// One `pselect` over a snapshot of the sets, watching `notify_fd` and `timer` too if
+    /// given (below `FD_SETSIZE`); returns whether `notify_fd` was readable.
     fn wait_once(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
         notify_fd: Option<RawFd>,
+        timer: Option<RawFd>,
     ) -> io::Result<bool> {
         let (mut read, mut write, mut nfds, generation) = {
             let mut st = self.lock();
@@ -104,7 +105,8 @@ impl Select {
             }
             (st.read, st.write, nfds, st.set.generation)
         };
-        if let Some(fd) = notify_fd {
+        let timer = timer.filter(|&fd| fd < FD_SETSIZE);
+        for fd in notify_fd.into_iter().chain(timer) {
             read.insert(fd);
             nfds = nfds.max(fd + 1);
         }
@@ -123,8 +125,8 @@ impl Select {
             result => result?,
         };
         let woken = notify_fd.is_some_and(|fd| read.contains(fd));
-        if woken {
-            read.remove(notify_fd.unwrap_or(-1));
+        for fd in notify_fd.into_iter().chain(timer) {
+            read.remove(fd);
         }
         // Trust the bits, not select's count: the kernel only writes back the bits of fds
         // inside the process's fd table, so an unopened fd above it keeps its input bit and
@@ -214,6 +216,7 @@ impl Driver for Select {
         events: &mut Events,
         timeout: Option<Duration>,
         notify: &WakeState,
+        timer: Option<RawFd>,
     ) -> io::Result<bool> {
         events.clear();
         match notify.notify_fd().raw_fd() {
@@ -224,7 +227,7 @@ impl Driver for Select {
                 loop {
                     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                     let slice = left.map_or(BLIND_SLICE, |l| l.min(BLIND_SLICE));
-                    self.wait_once(events, Some(slice), None)?;
+                    self.wait_once(events, Some(slice), None, None)?;
                     if !events.is_empty() || left.is_some_and(|l| l <= slice) {
                         return Ok(false);
                     }
@@ -233,11 +236,11 @@ impl Driver for Select {
                     }
                 }
             }
-            fd => self.wait_once(events, timeout, Some(fd)),
+            fd => self.wait_once(events, timeout, Some(fd), timer),
         }
     }
 
-    fn attach(&self, _: &WakeState) -> io::Result<()> {
+    fn attach(&self, _: &WakeState, _: Option<RawFd>) -> io::Result<()> {
         Ok(())
     }
 
@@ -270,11 +273,13 @@ mod tests {
         s.register(FD_SETSIZE + 5, Token(1), Interest::READABLE, &w)
             .unwrap();
         let mut events = Events::with_capacity(4);
-        let err = s.wait(&mut events, Some(Duration::ZERO), &w).unwrap_err();
+        let err = s
+            .wait(&mut events, Some(Duration::ZERO), &w, None)
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), OUT_OF_RANGE);
         s.unregister(FD_SETSIZE + 5, &w).unwrap();
-        s.wait(&mut events, Some(Duration::ZERO), &w).unwrap();
+        s.wait(&mut events, Some(Duration::ZERO), &w, None).unwrap();
     }
 
     #[test]

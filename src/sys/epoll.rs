@@ -3,7 +3,7 @@
 use crate::timeout::ceil_millis;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 pub(crate) type EpollEvent = libc::epoll_event;
@@ -19,11 +19,15 @@ pub(crate) const EPOLLPRI: u32 = libc::EPOLLPRI as u32;
 #[derive(Debug)]
 pub(crate) struct EpollFd(OwnedFd);
 
-/// Whether `epoll_pwait2` (Linux 5.11+) is usable; cleared on the first `ENOSYS` or `EPERM`.
+/// Whether `epoll_pwait2` (Linux 5.11+) is usable: [`UNTRIED`], [`WORKS`] or [`REFUSED`]
+/// (set on the first `ENOSYS` or `EPERM`).
 #[cfg(target_os = "linux")]
-static PWAIT2: AtomicBool = AtomicBool::new(true);
+static PWAIT2: AtomicU8 = AtomicU8::new(UNTRIED);
 #[cfg(not(target_os = "linux"))]
-static PWAIT2: AtomicBool = AtomicBool::new(false);
+static PWAIT2: AtomicU8 = AtomicU8::new(REFUSED);
+const UNTRIED: u8 = 0;
+const WORKS: u8 = 1;
+const REFUSED: u8 = 2;
 
 pub(crate) enum Op {
     Add,
@@ -83,7 +87,7 @@ impl EpollFd {
     /// A wait with a sub-millisecond part: `epoll_pwait2` when the kernel has it.
     fn pwait2(&self, ptr: *mut EpollEvent, max: usize, timeout: Duration) -> io::Result<i32> {
         #[cfg(target_os = "linux")]
-        if PWAIT2.load(Ordering::Relaxed) {
+        if PWAIT2.load(Ordering::Relaxed) != REFUSED {
             let ts = super::timespec(timeout);
             // SAFETY: `ptr` has room for `max` events, `ts` is a live local, a null sigmask
             // leaves the signal mask unchanged.
@@ -99,6 +103,7 @@ impl EpollFd {
                 )
             };
             if res >= 0 {
+                PWAIT2.store(WORKS, Ordering::Relaxed);
                 return Ok(res as i32);
             }
             let err = io::Error::last_os_error();
@@ -108,7 +113,7 @@ impl EpollFd {
             if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
                 return Err(err);
             }
-            PWAIT2.store(false, Ordering::Relaxed);
+            PWAIT2.store(REFUSED, Ordering::Relaxed);
         }
         // SAFETY: `ptr` points to at least `max` writable epoll_event slots.
         syscall!(epoll_wait(
@@ -120,11 +125,17 @@ impl EpollFd {
     }
 }
 
-/// Whether waits have sub-millisecond resolution (`epoll_pwait2` worked or is untried).
-// Not used by the core; kept for introspection by the bindings and benchmarks.
-#[allow(dead_code)]
+/// Whether waits have sub-millisecond resolution: whether `epoll_pwait2` works, probed once
+/// (a zero-timeout wait on a fresh instance) if no wait has tried it yet.
 pub(crate) fn precise_timeouts() -> bool {
-    PWAIT2.load(Ordering::Relaxed)
+    if PWAIT2.load(Ordering::Relaxed) == UNTRIED {
+        if let Ok(ep) = EpollFd::new() {
+            let mut buf = Vec::new();
+            // A timeout of 1 ns goes through epoll_pwait2 and records its outcome.
+            let _ = ep.wait(&mut buf, 1, Some(Duration::from_nanos(1)));
+        }
+    }
+    PWAIT2.load(Ordering::Relaxed) == WORKS
 }
 
 impl EpollFd {

@@ -91,3 +91,4 @@ pub(crate) mod kqueue;
 pub(crate) mod notify;
 pub(crate) mod poll;
 pub(crate) mod select;
+pub(crate) mod timer;

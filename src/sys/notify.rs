@@ -3,6 +3,13 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+/// What the notifier is on this platform.
+pub(crate) const KIND: &str = if cfg!(epoll_available) {
+    "eventfd"
+} else {
+    "pipe"
+};
+
 /// A kernel object that becomes readable when notified, until drained.
 #[derive(Debug)]
 pub(crate) struct NotifyFd {

@@ -21,10 +21,20 @@ pub(crate) fn pollfd(fd: i32, events: i16) -> PollFd {
     }
 }
 
+/// Whether this platform has `ppoll`, so that poll waits have nanosecond timeouts.
+pub(crate) const PRECISE: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+));
+
 /// Polls `fds`, returning how many have non-zero `revents`. A timeout with a
-/// sub-millisecond part goes through `ppoll` (nanoseconds) where the platform has it; every
-/// other wait, and every wait elsewhere, through plain `poll` with whole milliseconds rounded
-/// up (`ppoll` costs more per call for the same wait). `Interrupted` on EINTR.
+/// sub-millisecond part goes through `ppoll` (nanoseconds) where the platform has it
+/// ([`PRECISE`]); every other wait, and every wait elsewhere, through plain `poll` with whole
+/// milliseconds rounded up (`ppoll` costs more per call for the same wait). `Interrupted` on
+/// EINTR.
 pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
     #[cfg(any(
         target_os = "linux",
