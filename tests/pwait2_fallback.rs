@@ -115,10 +115,16 @@ fn sub_millisecond_waits_survive_a_seccomp_eperm_for_epoll_pwait2() {
         // The refusal is visible, and whole milliseconds are rounded up (1.5 ms -> 2 ms)...
         assert!(!Backend::Epoll.precise_timeouts());
         let late = median_overshoot(&s, Duration::from_micros(1500));
-        assert!(late >= Duration::from_micros(400), "1.5 ms overshoot {late:?}");
+        assert!(
+            late >= Duration::from_micros(400),
+            "1.5 ms overshoot {late:?}"
+        );
         // ...but waits below a millisecond still end on the slack-free timer.
         let late = median_overshoot(&s, Duration::from_micros(200));
-        assert!(late < Duration::from_micros(500), "200 µs overshoot {late:?}");
+        assert!(
+            late < Duration::from_micros(500),
+            "200 µs overshoot {late:?}"
+        );
         write_byte(b.as_raw_fd());
         s.select(&mut events, Some(Duration::from_micros(300)))
             .unwrap();

@@ -167,6 +167,66 @@ fn many_concurrent_wakes_coalesce() {
     }
 }
 
+/// The selector's eventfd notifier: the fd of `s` whose link names an eventfd.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn notifier_eventfd(s: &Selector) -> RawFd {
+    let listed: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    listed
+        .into_iter()
+        .find(|&fd| {
+            s.owns(fd)
+                && std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                    .is_ok_and(|l| l.to_str() == Some("anon_inode:[eventfd]"))
+        })
+        .expect("the selector owns an eventfd")
+}
+
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn wakes_between_two_selects_write_the_notifier_once() {
+    // An eventfd adds every write to its counter and a read returns (and resets) it: after
+    // 8 threads x 1000 wakes with nobody selecting, it must read 1. (A select drains it,
+    // so this reads it directly, then restores the pending wake-up it consumed.)
+    let _fds = shared_fds();
+    for backend in backends() {
+        let s = Arc::new(selector(backend));
+        let fd = notifier_eventfd(&s);
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (waker, start) = (s.waker(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for _ in 0..1000 {
+                        waker.wake().unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let mut count = [0u8; 8];
+        // SAFETY: reads 8 bytes into a live local from an eventfd the selector keeps open.
+        let n = unsafe { libc::read(fd, count.as_mut_ptr().cast(), 8) };
+        assert_eq!(n, 8, "{backend}: {}", std::io::Error::last_os_error());
+        assert_eq!(u64::from_ne_bytes(count), 1, "{backend}: notifier writes");
+        write_byte_count(fd, 1);
+        let mut events = Events::with_capacity(8);
+        returns_at_once(&s, &mut events);
+        waits_full_time(&s, &mut events);
+    }
+}
+
+/// Adds `n` to an eventfd's counter.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn write_byte_count(fd: RawFd, n: u64) {
+    // SAFETY: writes 8 bytes from a live local to an open eventfd.
+    let w = unsafe { libc::write(fd, n.to_ne_bytes().as_ptr().cast(), 8) };
+    assert_eq!(w, 8);
+}
+
 #[test]
 fn waker_outliving_the_selector_is_harmless() {
     let _fds = shared_fds();
