@@ -87,15 +87,15 @@
 //!
 //! # Features
 //!
-//! - `python` (default): the PyO3 bindings, `rselectors::python`.
-//!   Alone it builds the extension module for the interpreter that builds it (the fastest).
+//! - `python`: the PyO3 bindings, `rselectors::python` (off by default: Rust users get no
+//!   Python dependency). Alone it builds the extension module for the interpreter that
+//!   builds it (the fastest); `pip install .` and `maturin build` enable it.
 //! - `abi3-py39` / `abi3-py310`: build it on the stable ABI instead, one wheel for every
 //!   CPython from that version on (the 3.10 floor is faster: `METH_FASTCALL`); enable at most
 //!   one.
 //! - `embed`: `python` plus PyO3's `auto-initialize`, for programs that embed CPython; links
 //!   libpython (a non-system Python may need `LD_LIBRARY_PATH` at run time).
-//!
-//! Without default features the crate has no Python dependency at all.
+
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 

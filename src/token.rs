@@ -31,6 +31,16 @@ impl Token {
     }
 }
 
+/// ```
+/// let t: rselectors::Token = 7.into();
+/// assert_eq!(t, rselectors::Token(7));
+/// ```
+impl From<usize> for Token {
+    fn from(value: usize) -> Token {
+        Token(value)
+    }
+}
+
 impl From<Token> for usize {
     fn from(token: Token) -> usize {
         token.0
