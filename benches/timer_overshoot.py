@@ -72,8 +72,8 @@ def main(argv=None):
     lines = [
         f"# timer overshoot, {time.strftime('%Y-%m-%d')}: {machine}",
         f"# command: python benches/timer_overshoot.py --samples {args.samples}",
-        f"# {args.samples} idle waits per implementation and timeout, interleaved; lateness = "
-        "duration - timeout, µs",
+        f"# {args.samples} idle waits per implementation and timeout, interleaved",
+        "# lateness = duration - timeout, µs",
         "",
         f"{'implementation':<34} {'timeout':>8} {'median':>8} {'p99':>8}",
     ]
