@@ -171,7 +171,7 @@ pub struct Events {
     list: Vec<Event>,
     capacity: usize,
     woken: bool,
-    pub(crate) scratch: crate::backend::Scratch,
+    pub(crate) raw: crate::sys::RawEvents,
 }
 
 impl Events {
@@ -187,7 +187,7 @@ impl Events {
             list: Vec::with_capacity(capacity.min(4096)),
             capacity,
             woken: false,
-            scratch: crate::backend::Scratch::default(),
+            raw: crate::sys::RawEvents::default(),
         }
     }
 

@@ -13,8 +13,9 @@
 #![cfg_attr(not(devpoll_available), allow(dead_code))]
 
 use super::poll::{event_flags, interest_bits};
+use super::Registry;
 use crate::sys::poll::{pollfd, PollFd};
-use crate::{Event, Events, FdMap, Interest, Token};
+use crate::{Event, Events, Interest, Token};
 use std::os::fd::RawFd;
 
 /// `POLLREMOVE` from illumos' and Solaris' `<sys/poll.h>` (libc does not define it): as the
@@ -80,16 +81,21 @@ pub(crate) fn max_events(registered: usize, capacity: usize, notify: bool) -> us
     super::result_slots(registered, registered, capacity, notify)
 }
 
-/// The user-space view of the kernel set.
+/// The user-space mirror of the kernel set.
 #[derive(Default)]
-pub(crate) struct Table {
-    regs: FdMap<(Token, Interest)>,
+pub(crate) struct Mirror {
+    regs: Registry<(Token, Interest)>,
 }
 
-impl Table {
-    /// Whether `fd` is registered.
-    pub(crate) fn contains(&self, fd: RawFd) -> bool {
-        self.regs.contains(fd)
+impl Mirror {
+    /// `AlreadyExists` if `fd` is registered.
+    pub(crate) fn vacant(&self, fd: RawFd) -> std::io::Result<()> {
+        self.regs.vacant(fd)
+    }
+
+    /// `NotFound` if `fd` is not registered.
+    pub(crate) fn registered(&self, fd: RawFd) -> std::io::Result<()> {
+        self.regs.registered(fd).map(drop)
     }
 
     /// Records `fd` as `(token, interest)`; returns the previous registration.
@@ -102,9 +108,9 @@ impl Table {
         self.regs.insert(fd, (token, interest))
     }
 
-    /// Forgets `fd`.
-    pub(crate) fn remove(&mut self, fd: RawFd) -> Option<(Token, Interest)> {
-        self.regs.remove(fd)
+    /// Forgets `fd` (`NotFound` if it is not registered).
+    pub(crate) fn remove(&mut self, fd: RawFd) -> std::io::Result<(Token, Interest)> {
+        self.regs.take(fd)
     }
 
     /// Number of registered fds.
@@ -144,7 +150,6 @@ pub(crate) use driver::Devpoll;
 mod driver {
     use super::*;
     use crate::backend::Driver;
-    use crate::backend::{already_registered, not_registered};
     use crate::sys::devpoll::DevPollFd;
     use crate::waker::WakeState;
     use std::io;
@@ -155,11 +160,11 @@ mod driver {
     pub(crate) struct Devpoll {
         dp: DevPollFd,
         /// Also serialises writes, so the kernel set and the table change together.
-        table: Mutex<Table>,
+        table: Mutex<Mirror>,
     }
 
     impl Devpoll {
-        fn lock(&self) -> MutexGuard<'_, Table> {
+        fn lock(&self) -> MutexGuard<'_, Mirror> {
             crate::sync::lock(&self.table)
         }
 
@@ -181,7 +186,7 @@ mod driver {
         fn new() -> io::Result<Devpoll> {
             Ok(Devpoll {
                 dp: DevPollFd::new()?,
-                table: Mutex::new(Table::default()),
+                table: Mutex::new(Mirror::default()),
             })
         }
 
@@ -193,9 +198,7 @@ mod driver {
             _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
-            if table.contains(fd) {
-                return Err(already_registered(fd));
-            }
+            table.vacant(fd)?;
             self.write(&register_records(fd, interest))?;
             table.set(fd, token, interest);
             Ok(())
@@ -209,9 +212,7 @@ mod driver {
             _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
-            if !table.contains(fd) {
-                return Err(not_registered(fd));
-            }
+            table.registered(fd)?;
             match self.write(&modify_records(fd, interest)) {
                 Ok(()) => {
                     table.set(fd, token, interest);
@@ -230,7 +231,7 @@ mod driver {
 
         fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
             let mut table = self.lock();
-            table.remove(fd).ok_or_else(|| not_registered(fd))?;
+            table.remove(fd)?;
             // Removing an fd the kernel does not know (closed, or registered with no events)
             // is not an error for /dev/poll.
             self.write(&unregister_records(fd))
@@ -245,7 +246,7 @@ mod driver {
         ) -> io::Result<bool> {
             events.clear();
             let max = max_events(self.lock().len(), events.capacity(), notify.is_some());
-            let mut raw: Vec<PollFd> = std::mem::take(&mut events.scratch.devpoll);
+            let mut raw: Vec<PollFd> = std::mem::take(&mut events.raw.devpoll);
             let result = self.dp.poll(&mut raw, max, timeout);
             let woken = match result {
                 Ok(_) => self
@@ -253,7 +254,7 @@ mod driver {
                     .collect(&raw, notify.map(|w| w.notify_fd().raw_fd()), events),
                 Err(_) => false,
             };
-            events.scratch.devpoll = raw;
+            events.raw.devpoll = raw;
             result.map(|_| woken)
         }
 
@@ -340,7 +341,7 @@ mod tests {
 
     #[test]
     fn results_translate_like_poll() {
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         t.set(3, Token(30), Interest::BOTH);
         t.set(4, Token(40), Interest::READABLE);
         t.set(5, Token(50), Interest::READABLE);
@@ -372,7 +373,7 @@ mod tests {
 
     #[test]
     fn results_respect_capacity_and_current_token() {
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         t.set(3, Token(30), Interest::READABLE);
         t.set(4, Token(40), Interest::READABLE);
         assert_eq!(
@@ -385,7 +386,7 @@ mod tests {
         let got: Vec<Event> = events.iter().copied().collect();
         assert_eq!(got, [Event::new(Token(31), flags::READABLE)]);
         assert_eq!(t.len(), 2);
-        assert_eq!(t.remove(4), Some((Token(40), Interest::READABLE)));
-        assert!(!t.contains(4));
+        assert_eq!(t.remove(4).ok(), Some((Token(40), Interest::READABLE)));
+        assert!(t.registered(4).is_err() && t.vacant(4).is_ok());
     }
 }

@@ -117,7 +117,7 @@ impl Driver for Epoll {
         let max = events
             .capacity()
             .min(self.registered.load(Ordering::Relaxed));
-        let mut raw: Vec<EpollEvent> = std::mem::take(&mut events.scratch.epoll);
+        let mut raw: Vec<EpollEvent> = std::mem::take(&mut events.raw.epoll);
         let result = self.ep.wait(&mut raw, max, timeout);
         let mut woken = false;
         if result.is_ok() {
@@ -130,7 +130,7 @@ impl Driver for Epoll {
                 }
             }
         }
-        events.scratch.epoll = raw;
+        events.raw.epoll = raw;
         result.map(|_| woken)
     }
 

@@ -14,8 +14,9 @@
 // driver uses all of them and the cross-platform check (`.ci/cross-check`) denies dead code.
 #![cfg_attr(not(kqueue_available), allow(dead_code))]
 
+use super::Registry;
 use crate::event::flags;
-use crate::{Events, FdMap, Interest, Token};
+use crate::{Events, Interest, Token};
 use std::os::fd::RawFd;
 
 /// A kqueue filter: the direction a knote watches.
@@ -241,20 +242,25 @@ struct Reg {
     merged: u8,
 }
 
-/// The user-space view of the kernel set.
+/// The user-space mirror of the kernel set.
 #[derive(Default)]
-pub(crate) struct Table {
-    regs: FdMap<Reg>,
+pub(crate) struct Mirror {
+    regs: Registry<Reg>,
     /// Registered filters in total (sizes the event buffer).
     filters: usize,
     /// Counts `collect` passes (never 0 after the first, so a fresh `Reg` is never "seen").
     pass: u64,
 }
 
-impl Table {
-    /// The token and interest of `fd`.
-    pub(crate) fn get(&self, fd: RawFd) -> Option<(Token, Interest)> {
-        self.regs.get(fd).map(|r| (r.token, r.interest))
+impl Mirror {
+    /// `AlreadyExists` if `fd` is registered.
+    pub(crate) fn vacant(&self, fd: RawFd) -> std::io::Result<()> {
+        self.regs.vacant(fd)
+    }
+
+    /// The token and interest of `fd` (`NotFound` if it is not registered).
+    pub(crate) fn get(&self, fd: RawFd) -> std::io::Result<(Token, Interest)> {
+        self.regs.registered(fd).map(|r| (r.token, r.interest))
     }
 
     /// Records `fd` as `(token, interest)` (replacing any previous registration).
@@ -271,11 +277,11 @@ impl Table {
         self.filters += filter_count(interest);
     }
 
-    /// Forgets `fd`, returning its interest.
-    pub(crate) fn remove(&mut self, fd: RawFd) -> Option<Interest> {
-        let reg = self.regs.remove(fd)?;
+    /// Forgets `fd`, returning its interest (`NotFound` if it is not registered).
+    pub(crate) fn remove(&mut self, fd: RawFd) -> std::io::Result<Interest> {
+        let reg = self.regs.take(fd)?;
         self.filters -= filter_count(reg.interest);
-        Some(reg.interest)
+        Ok(reg.interest)
     }
 
     /// Registered filters in total.
@@ -349,7 +355,6 @@ pub(crate) use driver::Kqueue;
 mod driver {
     use super::*;
     use crate::backend::Driver;
-    use crate::backend::{already_registered, not_registered};
     use crate::sys::kqueue::{self as sys, Kevent, KqueueFd};
     use crate::waker::WakeState;
     use std::io;
@@ -390,11 +395,11 @@ mod driver {
 
     pub(crate) struct Kqueue {
         kq: KqueueFd,
-        table: Mutex<Table>,
+        table: Mutex<Mirror>,
     }
 
     impl Kqueue {
-        fn lock(&self) -> MutexGuard<'_, Table> {
+        fn lock(&self) -> MutexGuard<'_, Mirror> {
             crate::sync::lock(&self.table)
         }
 
@@ -445,7 +450,7 @@ mod driver {
         fn new() -> io::Result<Kqueue> {
             Ok(Kqueue {
                 kq: KqueueFd::new()?,
-                table: Mutex::new(Table::default()),
+                table: Mutex::new(Mirror::default()),
             })
         }
 
@@ -457,9 +462,7 @@ mod driver {
             _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
-            if table.get(fd).is_some() {
-                return Err(already_registered(fd));
-            }
+            table.vacant(fd)?;
             let changes = register_changes(fd, token, interest);
             let results = self.apply(&changes)?;
             let n = changes.as_slice().len();
@@ -481,7 +484,7 @@ mod driver {
             _: &WakeState,
         ) -> io::Result<()> {
             let mut table = self.lock();
-            let old = table.get(fd).ok_or_else(|| not_registered(fd))?;
+            let old = table.get(fd)?;
             let changes = modify_changes(fd, old.1, token, interest);
             let results = self.apply(&changes)?;
             let n = changes.as_slice().len();
@@ -492,7 +495,7 @@ mod driver {
 
         fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
             let mut table = self.lock();
-            let interest = table.remove(fd).ok_or_else(|| not_registered(fd))?;
+            let interest = table.remove(fd)?;
             let changes = unregister_changes(fd, interest);
             let results = self.apply(&changes)?;
             first_error(&results[..changes.as_slice().len()])
@@ -515,13 +518,13 @@ mod driver {
                     notify.is_some(),
                 )
             };
-            let mut raw: Vec<Kevent> = std::mem::take(&mut events.scratch.kevents);
+            let mut raw: Vec<Kevent> = std::mem::take(&mut events.raw.kqueue);
             let result = self.kq.wait(&mut raw, max, timeout);
             let woken = match result {
                 Ok(_) => self.lock().collect(raw.iter().map(to_ready), events),
                 Err(_) => false,
             };
-            events.scratch.kevents = raw;
+            events.raw.kqueue = raw;
             result.map(|_| woken)
         }
 
@@ -688,20 +691,20 @@ mod tests {
 
     #[test]
     fn table_counts_filters() {
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         t.set(3, Token(3), Interest::BOTH);
         t.set(4, Token(4), Interest::READABLE);
         assert_eq!(t.filters(), 3);
         t.set(3, Token(3), Interest::WRITABLE);
         assert_eq!(t.filters(), 2);
-        assert_eq!(t.remove(3), Some(Interest::WRITABLE));
-        assert_eq!(t.remove(3), None);
+        assert_eq!(t.remove(3).ok(), Some(Interest::WRITABLE));
+        assert!(t.remove(3).is_err());
         assert_eq!(t.filters(), 1);
         assert_eq!(t.len(), 1);
-        assert_eq!(t.get(4), Some((Token(4), Interest::READABLE)));
+        assert_eq!(t.get(4).ok(), Some((Token(4), Interest::READABLE)));
     }
 
-    fn collected(t: &mut Table, ready: &[Ready], capacity: usize) -> (bool, Vec<Event>) {
+    fn collected(t: &mut Mirror, ready: &[Ready], capacity: usize) -> (bool, Vec<Event>) {
         let mut events = Events::with_capacity(capacity);
         let woken = t.collect(ready.iter().copied(), &mut events);
         (woken, events.iter().copied().collect())
@@ -710,7 +713,7 @@ mod tests {
     #[test]
     fn read_and_write_events_of_one_fd_merge() {
         use Filter::{Read, Write};
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         t.set(3, Token(30), Interest::BOTH);
         t.set(4, Token(40), Interest::BOTH);
         let evs = [ready(3, Read, 30), ready(4, Write, 40), ready(3, Write, 30)];
@@ -735,7 +738,7 @@ mod tests {
 
     #[test]
     fn eof_and_error_keep_the_filter_mask() {
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         t.set(3, Token(3), Interest::BOTH);
         let eof = Ready {
             eof: true,
@@ -757,7 +760,7 @@ mod tests {
     #[test]
     fn notifier_stale_and_unwanted_events_are_not_stored() {
         use Filter::{Read, Write};
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         t.set(3, Token(3), Interest::READABLE);
         let evs = [
             ready(9, Read, Token::NOTIFY.0),
@@ -782,7 +785,7 @@ mod tests {
     #[test]
     fn capacity_limits_merged_events() {
         use Filter::{Read, Write};
-        let mut t = Table::default();
+        let mut t = Mirror::default();
         for fd in 3..6 {
             t.set(fd, Token(fd as usize), Interest::BOTH);
         }

@@ -7,6 +7,7 @@
 
 use crate::waker::WakeState;
 use crate::{Events, Interest, Token};
+pub(crate) use registry::Registry;
 use std::io;
 use std::iter::Chain;
 use std::ops::Range;
@@ -16,6 +17,7 @@ use std::time::Duration;
 #[cfg(epoll_available)]
 pub(crate) mod epoll;
 pub(crate) mod poll;
+mod registry;
 pub(crate) mod select;
 // Translation logic is built everywhere (and tested on Linux); the kernel glue is gated inside.
 pub(crate) mod devpoll;
@@ -89,17 +91,6 @@ pub(crate) fn not_registered(fd: RawFd) -> io::Error {
         io::ErrorKind::NotFound,
         format!("fd {fd} is not registered"),
     )
-}
-
-/// Raw per-call buffers owned by [`Events`], so that concurrent waits never share one.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    #[cfg(epoll_available)]
-    pub(crate) epoll: Vec<crate::sys::epoll::EpollEvent>,
-    #[cfg(kqueue_available)]
-    pub(crate) kevents: Vec<crate::sys::kqueue::Kevent>,
-    #[cfg(devpoll_available)]
-    pub(crate) devpoll: Vec<crate::sys::devpoll::PollFd>,
 }
 
 /// One selector's backend, chosen at run time.

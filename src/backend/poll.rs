@@ -4,10 +4,10 @@
 //! the master into its own buffer only when it changed since that buffer was filled, so an
 //! unchanged set costs no rebuild per call, and it never holds the lock while blocked.
 
-use super::{already_registered, not_registered, Driver, ReadinessBits, UserSpaceSet};
+use super::{Driver, ReadinessBits, Registry, UserSpaceSet};
 use crate::sys::poll::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
 use crate::waker::WakeState;
-use crate::{Event, Events, FdMap, Interest, Token};
+use crate::{Event, Events, Interest, Token};
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
@@ -18,7 +18,7 @@ struct State {
     fds: Vec<PollFd>,
     tokens: Vec<Token>,
     /// fd -> position in `fds`/`tokens`.
-    index: FdMap<u32>,
+    index: Registry<u32>,
     set: UserSpaceSet,
     spare: Vec<Buffer>,
 }
@@ -134,13 +134,10 @@ impl Driver for Poll {
         wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
-        if st.index.contains(fd) {
-            return Err(already_registered(fd));
-        }
         let pos = st.fds.len() as u32;
+        st.index.add(fd, pos)?;
         st.fds.push(poll::pollfd(fd, interest_bits(interest)));
         st.tokens.push(token);
-        st.index.insert(fd, pos);
         st.set.changed(wake);
         Ok(())
     }
@@ -153,7 +150,7 @@ impl Driver for Poll {
         wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
-        let pos = *st.index.get(fd).ok_or_else(|| not_registered(fd))? as usize;
+        let pos = *st.index.entry(fd)? as usize;
         st.fds[pos].events = interest_bits(interest);
         st.tokens[pos] = token;
         st.set.changed(wake);
@@ -162,11 +159,14 @@ impl Driver for Poll {
 
     fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
-        let pos = st.index.remove(fd).ok_or_else(|| not_registered(fd))? as usize;
+        let pos = st.index.take(fd)? as usize;
         st.fds.swap_remove(pos);
         st.tokens.swap_remove(pos);
         if let Some(moved) = st.fds.get(pos).map(|p| p.fd) {
-            *st.index.get_mut(moved).expect("moved fd is indexed") = pos as u32;
+            // The entry that swap_remove moved into `pos` (always indexed).
+            if let Ok(slot) = st.index.entry(moved) {
+                *slot = pos as u32;
+            }
         }
         st.set.changed(wake);
         Ok(())

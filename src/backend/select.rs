@@ -3,12 +3,11 @@
 //! Fds at or above `FD_SETSIZE` are accepted at registration (as the stdlib does) and make
 //! every wait fail with `InvalidInput` until they are unregistered.
 
-use super::{already_registered, not_registered};
-use super::{Driver, UserSpaceSet};
+use super::{Driver, Registry, UserSpaceSet};
 use crate::event::flags;
 use crate::sys::select::{self, FdSet, FD_SETSIZE};
 use crate::waker::WakeState;
-use crate::{Event, Events, FdMap, Interest, Token};
+use crate::{Event, Events, Interest, Token};
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
@@ -25,7 +24,7 @@ const BLIND_SLICE: Duration = Duration::from_millis(10);
 struct State {
     read: FdSet,
     write: FdSet,
-    regs: FdMap<(Token, Interest)>,
+    regs: Registry<(Token, Interest)>,
     /// Highest registered fd below FD_SETSIZE, or -1; recomputed when `max_stale`.
     max_fd: RawFd,
     max_stale: bool,
@@ -178,10 +177,7 @@ impl Driver for Select {
         wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
-        if st.regs.contains(fd) {
-            return Err(already_registered(fd));
-        }
-        st.regs.insert(fd, (token, interest));
+        st.regs.add(fd, (token, interest))?;
         st.add(fd, interest);
         st.set.changed(wake);
         Ok(())
@@ -195,7 +191,7 @@ impl Driver for Select {
         wake: &WakeState,
     ) -> io::Result<()> {
         let mut st = self.lock();
-        let entry = st.regs.get_mut(fd).ok_or_else(|| not_registered(fd))?;
+        let entry = st.regs.entry(fd)?;
         *entry = (token, interest);
         st.remove(fd);
         st.add(fd, interest);
@@ -205,7 +201,7 @@ impl Driver for Select {
 
     fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
-        st.regs.remove(fd).ok_or_else(|| not_registered(fd))?;
+        st.regs.take(fd)?;
         st.remove(fd);
         st.set.changed(wake);
         Ok(())

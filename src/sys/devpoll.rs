@@ -3,7 +3,7 @@
 //! libc has no bindings for `<sys/devpoll.h>`: `dvpoll` and `DP_POLL` are declared here with
 //! the header's layout and values (the same on illumos and Solaris).
 
-use crate::timeout::ceil_millis;
+use super::time::ceil_millis;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;

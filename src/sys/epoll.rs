@@ -1,6 +1,6 @@
 //! `epoll(7)`: create, control and wait.
 
-use crate::timeout::ceil_millis;
+use super::time::ceil_millis;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -88,7 +88,7 @@ impl EpollFd {
     fn pwait2(&self, ptr: *mut EpollEvent, max: usize, timeout: Duration) -> io::Result<i32> {
         #[cfg(target_os = "linux")]
         if PWAIT2.load(Ordering::Relaxed) != REFUSED {
-            let ts = super::timespec(timeout);
+            let ts = super::time::timespec(timeout);
             // SAFETY: `ptr` has room for `max` events, `ts` is a live local, a null sigmask
             // leaves the signal mask unchanged.
             let res = unsafe {

@@ -126,7 +126,7 @@ impl KqueueFd {
             "one receipt slot per change"
         );
         // A zero timeout: with EV_RECEIPT every change produces an entry, so nothing waits.
-        let zero = super::timespec(Duration::ZERO);
+        let zero = super::time::timespec(Duration::ZERO);
         // SAFETY: `changes` is a valid slice read by the kernel, `receipts` a distinct writable
         // slice of at least `changes.len()` records (`Kevent` is a transparent `kevent`),
         // `zero` a live local.
@@ -151,8 +151,8 @@ impl KqueueFd {
     ) -> io::Result<usize> {
         // Never 0: kevent with nevents == 0 returns at once and the caller would busy-loop
         // (bpo-29255).
-        let ts = timeout.map(super::timespec);
-        let ts_ptr = super::timespec_ptr(&ts);
+        let ts = timeout.map(super::time::timespec);
+        let ts_ptr = super::time::timespec_ptr(&ts);
         super::fill(buf, max, |ptr, max| {
             // SAFETY: no changes are passed; `ptr` has room for `max` records for the kernel
             // to write (`Kevent` is a transparent `kevent`); `ts_ptr` is null (wait forever)

@@ -21,7 +21,6 @@ macro_rules! syscall {
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Duration;
 
 /// Points `target`'s fd number at `fresh`'s open file (closing the one it named) and closes
 /// `fresh`: the number stays, the kernel object behind it changes. A thread already blocked
@@ -46,22 +45,6 @@ pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
     }
 }
 
-/// `timeout` as a `timespec`, clamped as [`timespec_parts`](crate::timeout::timespec_parts)
-/// says, for the calls that take one (`epoll_pwait2`, `ppoll`, `pselect`, `kevent`).
-pub(crate) fn timespec(timeout: Duration) -> libc::timespec {
-    let (sec, nsec) = crate::timeout::timespec_parts(timeout);
-    libc::timespec {
-        tv_sec: sec as libc::time_t,
-        tv_nsec: nsec as _,
-    }
-}
-
-/// The pointer an optional `timespec` argument takes: null (wait forever) or `ts`.
-pub(crate) fn timespec_ptr(ts: &Option<libc::timespec>) -> *const libc::timespec {
-    ts.as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec)
-}
-
 /// Lets a kernel call fill `buf` (cleared first) with up to `max` records, `max` clamped to
 /// `1..=i32::MAX` (a zero count would make the waits return at once). `call` gets a pointer
 /// to room for `max` records and `max`, and must return how many records the kernel wrote
@@ -82,6 +65,19 @@ pub(crate) fn fill<T>(
     Ok(n)
 }
 
+/// The kernel's event records of one wait, per interface: owned by each
+/// [`Events`](crate::Events), so concurrent waits never share a buffer, and reused from one
+/// wait to the next.
+#[derive(Default)]
+pub(crate) struct RawEvents {
+    #[cfg(epoll_available)]
+    pub(crate) epoll: Vec<epoll::EpollEvent>,
+    #[cfg(kqueue_available)]
+    pub(crate) kqueue: Vec<kqueue::Kevent>,
+    #[cfg(devpoll_available)]
+    pub(crate) devpoll: Vec<devpoll::PollFd>,
+}
+
 #[cfg(devpoll_available)]
 pub(crate) mod devpoll;
 #[cfg(epoll_available)]
@@ -91,4 +87,5 @@ pub(crate) mod kqueue;
 pub(crate) mod notify;
 pub(crate) mod poll;
 pub(crate) mod select;
+pub(crate) mod time;
 pub(crate) mod timer;

@@ -44,7 +44,7 @@ pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<
         target_os = "openbsd"
     ))]
     if let Some(t) = timeout.filter(|t| t.subsec_nanos() % 1_000_000 != 0) {
-        let ts = super::timespec(t);
+        let ts = super::time::timespec(t);
         // SAFETY: `fds` is a valid slice of pollfd for the kernel to update, `ts` is a live
         // local, a null sigmask leaves the mask unchanged.
         let n = syscall!(ppoll(
@@ -55,7 +55,7 @@ pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<
         ))?;
         return Ok(n as usize);
     }
-    let ms = crate::timeout::ceil_millis(timeout);
+    let ms = super::time::ceil_millis(timeout);
     // SAFETY: `fds` is a valid slice of pollfd for the kernel to update.
     let n = syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms))?;
     Ok(n as usize)

@@ -57,8 +57,8 @@ pub(crate) fn select(
     write: &mut FdSet,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    let ts = timeout.map(super::timespec);
-    let ts_ptr = super::timespec_ptr(&ts);
+    let ts = timeout.map(super::time::timespec);
+    let ts_ptr = super::time::timespec_ptr(&ts);
     // SAFETY: the sets are live and `nfds <= FD_SETSIZE` (checked by the caller's FdSet use),
     // `ts_ptr` is null or a live local, a null sigmask leaves the mask unchanged.
     let n = syscall!(pselect(

@@ -50,7 +50,7 @@ impl Timer {
     pub(crate) fn arm(&self, after: Duration) -> io::Result<bool> {
         #[cfg(epoll_available)]
         {
-            let value = super::timespec(after.max(Duration::from_nanos(1)));
+            let value = super::time::timespec(after.max(Duration::from_nanos(1)));
             self.set(value)?;
             Ok(true)
         }
@@ -64,7 +64,7 @@ impl Timer {
     /// Stops the timer and clears an expiry it had: its fd is no longer readable.
     pub(crate) fn disarm(&self) -> io::Result<()> {
         #[cfg(epoll_available)]
-        return self.set(super::timespec(Duration::ZERO));
+        return self.set(super::time::timespec(Duration::ZERO));
         #[cfg(not(epoll_available))]
         Ok(())
     }
@@ -74,7 +74,7 @@ impl Timer {
     #[cfg(epoll_available)]
     fn set(&self, value: libc::timespec) -> io::Result<()> {
         let spec = libc::itimerspec {
-            it_interval: super::timespec(Duration::ZERO),
+            it_interval: super::time::timespec(Duration::ZERO),
             it_value: value,
         };
         // SAFETY: `spec` is a live local the kernel reads; a null old value is allowed.

@@ -1,0 +1,85 @@
+//! The registrations of a backend that keeps them in user space (poll, select, kqueue,
+//! /dev/poll): fd -> what the backend needs to know, with the errors every backend reports
+//! in the same words.
+
+use super::{already_registered, not_registered};
+use crate::fdmap::FdMap;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::RawFd;
+
+/// An [`FdMap`] of registrations with the checks of `register`, `modify` and `unregister`.
+pub(crate) struct Registry<T>(FdMap<T>);
+
+impl<T> Default for Registry<T> {
+    fn default() -> Registry<T> {
+        Registry(FdMap::new())
+    }
+}
+
+impl<T> Registry<T> {
+    /// `AlreadyExists` if `fd` is registered (for backends that ask the kernel between the
+    /// check and [`insert`](FdMap::insert)).
+    pub(crate) fn vacant(&self, fd: RawFd) -> io::Result<()> {
+        if self.0.contains(fd) {
+            return Err(already_registered(fd));
+        }
+        Ok(())
+    }
+
+    /// Registers `fd`: `AlreadyExists` if it is registered.
+    pub(crate) fn add(&mut self, fd: RawFd, value: T) -> io::Result<()> {
+        self.vacant(fd)?;
+        self.0.insert(fd, value);
+        Ok(())
+    }
+
+    /// `fd`'s registration: `NotFound` if it is not registered.
+    pub(crate) fn registered(&self, fd: RawFd) -> io::Result<&T> {
+        self.0.get(fd).ok_or_else(|| not_registered(fd))
+    }
+
+    /// `fd`'s registration, to change it: `NotFound` if it is not registered.
+    pub(crate) fn entry(&mut self, fd: RawFd) -> io::Result<&mut T> {
+        self.0.get_mut(fd).ok_or_else(|| not_registered(fd))
+    }
+
+    /// Unregisters `fd`, returning its registration: `NotFound` if it is not registered.
+    pub(crate) fn take(&mut self, fd: RawFd) -> io::Result<T> {
+        self.0.remove(fd).ok_or_else(|| not_registered(fd))
+    }
+}
+
+impl<T> Deref for Registry<T> {
+    type Target = FdMap<T>;
+    fn deref(&self) -> &FdMap<T> {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Registry<T> {
+    fn deref_mut(&mut self) -> &mut FdMap<T> {
+        &mut self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Registry;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn checks_and_words() {
+        let mut r = Registry::default();
+        r.add(5, 'a').unwrap();
+        let err = r.add(5, 'b').unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(err.to_string(), "fd 5 is already registered");
+        *r.entry(5).unwrap() = 'c';
+        assert_eq!(r.take(5).unwrap(), 'c');
+        for err in [r.entry(5).unwrap_err(), r.take(5).unwrap_err()] {
+            assert_eq!(err.kind(), ErrorKind::NotFound);
+            assert_eq!(err.to_string(), "fd 5 is not registered");
+        }
+    }
+}
