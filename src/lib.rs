@@ -80,10 +80,8 @@
 //!   `python::add_to_module` and create selectors from them; your Rust functions then reach
 //!   the native selector of any of them that Python passes in. See `examples/downstream/`.
 //!
-//! A PyO3 class belongs to the binary it is compiled into, so Rust code reaches only selectors
-//! made from its own binary's classes (a selector from a separately installed `rselectors`
-//! wheel is refused with a `TypeError` that says so). `register_callback` has no such limit:
-//! it works with any selector that has the stdlib `register` signature.
+//! `rselectors::python`'s module documentation says which selectors Rust code can reach (only
+//! those made from its own binary's classes).
 //!
 //! # Features
 //!
@@ -116,7 +114,6 @@ mod waker;
 pub mod python;
 
 pub use event::{Event, Events, EVENT_READ, EVENT_WRITE};
-pub use fdmap::{FdMap, Iter as FdMapIter};
 pub use interest::Interest;
 pub use selector::{Backend, Selector};
 pub use source::Source;

@@ -5,13 +5,6 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// What the wake-up notifier is on this platform: `"eventfd"` (Linux, Android) or
-/// `"pipe"`.
-#[cfg_attr(not(feature = "python"), allow(dead_code))]
-pub(crate) fn notifier_kind() -> &'static str {
-    crate::sys::notify::KIND
-}
-
 /// The selector's wake-up state: the notifier fd and the coalescing flag.
 #[derive(Debug)]
 pub(crate) struct WakeState {
@@ -94,6 +87,14 @@ pub struct Waker {
 }
 
 impl Waker {
+    /// What a wake-up writes to: `"eventfd"` (Linux, Android) or `"pipe"` (a non-blocking
+    /// pipe, elsewhere).
+    ///
+    /// ```
+    /// assert!(["eventfd", "pipe"].contains(&rselectors::Waker::MECHANISM));
+    /// ```
+    pub const MECHANISM: &'static str = crate::sys::notify::KIND;
+
     /// Wakes the selector (see the type's documentation).
     ///
     /// ```

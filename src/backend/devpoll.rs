@@ -77,8 +77,8 @@ pub(crate) fn unregister_records(fd: RawFd) -> Records {
 }
 
 /// Size of the `DP_POLL` buffer: one slot per registered fd (see [`super::result_slots`]).
-pub(crate) fn max_events(registered: usize, capacity: usize, notify: bool) -> usize {
-    super::result_slots(registered, registered, capacity, notify)
+pub(crate) fn max_events(registered: usize, capacity: usize) -> usize {
+    super::result_slots(registered, registered, capacity)
 }
 
 /// The user-space mirror of the kernel set.
@@ -125,12 +125,12 @@ impl Mirror {
     pub(crate) fn collect<'a>(
         &self,
         results: impl IntoIterator<Item = &'a PollFd>,
-        notify_fd: Option<RawFd>,
+        notify_fd: RawFd,
         events: &mut Events,
     ) -> bool {
         let mut woken = false;
         for p in results {
-            if Some(p.fd) == notify_fd {
+            if p.fd == notify_fd {
                 woken = true;
             } else if p.revents != 0 && !events.is_full() {
                 if let Some(&(token, _)) = self.regs.get(p.fd) {
@@ -245,13 +245,13 @@ mod driver {
             _timer: Option<RawFd>,
         ) -> io::Result<bool> {
             events.clear();
-            let max = max_events(self.lock().len(), events.capacity(), notify.is_some());
+            let max = max_events(self.lock().len(), events.capacity());
             let mut raw: Vec<PollFd> = std::mem::take(&mut events.raw.devpoll);
             let result = self.dp.poll(&mut raw, max, timeout);
             let woken = match result {
                 Ok(_) => self
                     .lock()
-                    .collect(&raw, notify.map(|w| w.notify_fd().raw_fd()), events),
+                    .collect(&raw, notify.notify_fd().raw_fd(), events),
                 Err(_) => false,
             };
             events.raw.devpoll = raw;
@@ -325,11 +325,10 @@ mod tests {
 
     #[test]
     fn max_events_is_never_zero() {
-        assert_eq!(max_events(0, 16, false), 1);
-        assert_eq!(max_events(0, 16, true), 1);
-        assert_eq!(max_events(3, 16, false), 3);
-        assert_eq!(max_events(3, 16, true), 4);
-        assert_eq!(max_events(100, 16, true), 16);
+        assert_eq!(max_events(0, 16), 1);
+        assert_eq!(max_events(3, 16), 4);
+        assert_eq!(max_events(100, 16), 16);
+        assert_eq!(max_events(100, 0), 1);
     }
 
     fn result(fd: RawFd, revents: i16) -> PollFd {
@@ -354,7 +353,7 @@ mod tests {
             result(6, POLLIN),
         ];
         let mut events = Events::with_capacity(8);
-        assert!(t.collect(&raw, Some(9), &mut events));
+        assert!(t.collect(&raw, 9, &mut events));
         let got: Vec<Event> = events.iter().copied().collect();
         assert_eq!(
             got,
@@ -382,7 +381,7 @@ mod tests {
         );
         let raw = [result(3, POLLIN), result(4, POLLIN)];
         let mut events = Events::with_capacity(1);
-        assert!(!t.collect(&raw, None, &mut events));
+        assert!(!t.collect(&raw, 99, &mut events));
         let got: Vec<Event> = events.iter().copied().collect();
         assert_eq!(got, [Event::new(Token(31), flags::READABLE)]);
         assert_eq!(t.len(), 2);

@@ -6,7 +6,7 @@
 //! registered filters (the size of the event buffer) and merges the read and write events of
 //! one fd into one [`Event`](crate::Event).
 //!
-//! Everything above the `kevent` records is platform-neutral: [`Change`] and [`Ready`] are
+//! Everything above the `kevent` records is platform-neutral: [`Change`] and [`Fired`] are
 //! this module's own records and the functions over them compile and are unit-tested on every
 //! platform. Only `Kqueue` (the [`Driver`](super::Driver)) and the record conversions touch
 //! the kernel, under `cfg(kqueue_available)`.
@@ -194,13 +194,13 @@ pub(crate) fn applied(
 
 /// Size of the `kevent` result buffer: one slot per registered filter (see
 /// [`super::result_slots`]).
-pub(crate) fn max_events(filters: usize, fds: usize, capacity: usize, notify: bool) -> usize {
-    super::result_slots(filters, fds, capacity, notify)
+pub(crate) fn max_events(filters: usize, fds: usize, capacity: usize) -> usize {
+    super::result_slots(filters, fds, capacity)
 }
 
 /// A platform-neutral kernel event (what `kevent` returned in one record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ready {
+pub(crate) struct Fired {
     /// The `ident`: the fd.
     pub(crate) fd: RawFd,
     /// The filter, `None` for any other (not registered by this backend).
@@ -217,7 +217,7 @@ pub(crate) struct Ready {
 /// `KqueueSelector`, which translates the filter alone), plus [`flags::EOF`] for `EV_EOF` and
 /// [`flags::ERROR`] for `EV_ERROR` (the fd has failed: any operation on it returns at once
 /// with the error, so it is reported like poll's `POLLERR`).
-pub(crate) fn ready_flags(ready: &Ready) -> u8 {
+pub(crate) fn ready_flags(ready: &Fired) -> u8 {
     let mut f = match ready.filter {
         Some(Filter::Read) => flags::READABLE,
         Some(Filter::Write) => flags::WRITABLE,
@@ -303,7 +303,7 @@ impl Mirror {
     /// (level-triggered) for the next wait.
     pub(crate) fn collect<I>(&mut self, ready: I, events: &mut Events) -> bool
     where
-        I: IntoIterator<Item = Ready>,
+        I: IntoIterator<Item = Fired>,
         I::IntoIter: Clone,
     {
         let ready = ready.into_iter();
@@ -376,7 +376,7 @@ mod driver {
     }
 
     /// The neutral view of a kernel event.
-    fn to_ready(ev: &Kevent) -> Ready {
+    fn to_fired(ev: &Kevent) -> Fired {
         let filter = if ev.filter() == sys::EVFILT_READ {
             Some(Filter::Read)
         } else if ev.filter() == sys::EVFILT_WRITE {
@@ -384,7 +384,7 @@ mod driver {
         } else {
             None
         };
-        Ready {
+        Fired {
             fd: ev.ident() as RawFd,
             filter,
             token: Token(ev.udata()),
@@ -505,23 +505,18 @@ mod driver {
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
-            notify: &WakeState,
+            _notify: &WakeState,
             _timer: Option<RawFd>,
         ) -> io::Result<bool> {
             events.clear();
             let max = {
                 let table = self.lock();
-                max_events(
-                    table.filters(),
-                    table.len(),
-                    events.capacity(),
-                    notify.is_some(),
-                )
+                max_events(table.filters(), table.len(), events.capacity())
             };
             let mut raw: Vec<Kevent> = std::mem::take(&mut events.raw.kqueue);
             let result = self.kq.wait(&mut raw, max, timeout);
             let woken = match result {
-                Ok(_) => self.lock().collect(raw.iter().map(to_ready), events),
+                Ok(_) => self.lock().collect(raw.iter().map(to_fired), events),
                 Err(_) => false,
             };
             events.raw.kqueue = raw;
@@ -561,8 +556,8 @@ mod tests {
         }
     }
 
-    fn ready(fd: RawFd, filter: Filter, token: usize) -> Ready {
-        Ready {
+    fn fired(fd: RawFd, filter: Filter, token: usize) -> Fired {
+        Fired {
             fd,
             filter: Some(filter),
             token: Token(token),
@@ -678,15 +673,13 @@ mod tests {
     #[test]
     fn max_events_counts_filters_and_is_never_zero() {
         // bpo-29255: nothing registered still asks for one event.
-        assert_eq!(max_events(0, 0, 16, false), 1);
-        assert_eq!(max_events(0, 0, 16, true), 1);
+        assert_eq!(max_events(0, 0, 16), 1);
+        assert_eq!(max_events(0, 0, 0), 1);
         // gh-110038: two fds registered for both directions need four slots.
-        assert_eq!(max_events(4, 2, 2, false), 4);
-        assert_eq!(max_events(4, 2, 2, true), 5);
-        assert_eq!(max_events(3, 2, 16, true), 4);
+        assert_eq!(max_events(4, 2, 2), 5);
+        assert_eq!(max_events(3, 2, 16), 4);
         // More fds than the caller takes: one kernel event per event, none dropped.
-        assert_eq!(max_events(1000, 500, 10, true), 10);
-        assert_eq!(max_events(1000, 500, 10, false), 10);
+        assert_eq!(max_events(1000, 500, 10), 10);
     }
 
     #[test]
@@ -704,7 +697,7 @@ mod tests {
         assert_eq!(t.get(4).ok(), Some((Token(4), Interest::READABLE)));
     }
 
-    fn collected(t: &mut Mirror, ready: &[Ready], capacity: usize) -> (bool, Vec<Event>) {
+    fn collected(t: &mut Mirror, ready: &[Fired], capacity: usize) -> (bool, Vec<Event>) {
         let mut events = Events::with_capacity(capacity);
         let woken = t.collect(ready.iter().copied(), &mut events);
         (woken, events.iter().copied().collect())
@@ -716,7 +709,7 @@ mod tests {
         let mut t = Mirror::default();
         t.set(3, Token(30), Interest::BOTH);
         t.set(4, Token(40), Interest::BOTH);
-        let evs = [ready(3, Read, 30), ready(4, Write, 40), ready(3, Write, 30)];
+        let evs = [fired(3, Read, 30), fired(4, Write, 40), fired(3, Write, 30)];
         let (woken, got) = collected(&mut t, &evs, 8);
         assert!(!woken);
         assert_eq!(
@@ -732,7 +725,7 @@ mod tests {
             crate::EVENT_READ | crate::EVENT_WRITE
         );
         // A second pass starts afresh.
-        let (_, got) = collected(&mut t, &[ready(3, Write, 30)], 8);
+        let (_, got) = collected(&mut t, &[fired(3, Write, 30)], 8);
         assert_eq!(got, [Event::new(Token(30), flags::WRITABLE)]);
     }
 
@@ -740,18 +733,18 @@ mod tests {
     fn eof_and_error_keep_the_filter_mask() {
         let mut t = Mirror::default();
         t.set(3, Token(3), Interest::BOTH);
-        let eof = Ready {
+        let eof = Fired {
             eof: true,
-            ..ready(3, Filter::Read, 3)
+            ..fired(3, Filter::Read, 3)
         };
         let (_, got) = collected(&mut t, &[eof], 8);
         assert_eq!(got, [Event::new(Token(3), flags::READABLE | flags::EOF)]);
         // EV_EOF adds nothing to the stdlib mask: kqueue translates the filter only.
         assert_eq!(got[0].selectors_mask(), crate::EVENT_READ);
         assert!(got[0].is_hangup());
-        let err = Ready {
+        let err = Fired {
             error: true,
-            ..ready(3, Filter::Write, 3)
+            ..fired(3, Filter::Write, 3)
         };
         let (_, got) = collected(&mut t, &[err], 8);
         assert_eq!(got, [Event::new(Token(3), flags::WRITABLE | flags::ERROR)]);
@@ -763,14 +756,14 @@ mod tests {
         let mut t = Mirror::default();
         t.set(3, Token(3), Interest::READABLE);
         let evs = [
-            ready(9, Read, Token::NOTIFY.0),
+            fired(9, Read, Token::NOTIFY.0),
             // Unregistered while the caller waited.
-            ready(7, Read, 7),
+            fired(7, Read, 7),
             // Write interest was dropped while the caller waited.
-            ready(3, Write, 3),
-            Ready {
+            fired(3, Write, 3),
+            Fired {
                 filter: None,
-                ..ready(3, Read, 3)
+                ..fired(3, Read, 3)
             },
         ];
         let (woken, got) = collected(&mut t, &evs, 8);
@@ -778,7 +771,7 @@ mod tests {
         assert!(got.is_empty());
         // A token changed by modify during the wait: the current one is reported.
         t.set(3, Token(33), Interest::READABLE);
-        let (_, got) = collected(&mut t, &[ready(3, Read, 3)], 8);
+        let (_, got) = collected(&mut t, &[fired(3, Read, 3)], 8);
         assert_eq!(got, [Event::new(Token(33), flags::READABLE)]);
     }
 
@@ -790,11 +783,11 @@ mod tests {
             t.set(fd, Token(fd as usize), Interest::BOTH);
         }
         let evs = [
-            ready(3, Read, 3),
-            ready(4, Read, 4),
-            ready(3, Write, 3),
-            ready(5, Read, 5),
-            ready(4, Write, 4),
+            fired(3, Read, 3),
+            fired(4, Read, 4),
+            fired(3, Write, 3),
+            fired(5, Read, 5),
+            fired(4, Write, 4),
         ];
         let (_, got) = collected(&mut t, &evs, 2);
         assert_eq!(

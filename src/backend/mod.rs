@@ -129,15 +129,14 @@ pub(crate) use dispatch;
 /// (one per kernel entry: per fd for /dev/poll, per filter for kqueue, gh-110038) plus one
 /// for the notifier; otherwise `capacity` (each result makes at most one event, and the
 /// notifier takes a slot only when the caller is being woken anyway). Never 0 (bpo-29255:
-/// kqueue ignores the timeout when asked for no events).
+/// kqueue ignores the timeout when asked for no events; the notifier's slot sees to it).
 #[cfg_attr(not(any(kqueue_available, devpoll_available)), allow(dead_code))]
-pub(crate) fn result_slots(slots: usize, fds: usize, capacity: usize, notify: bool) -> usize {
-    let max = if fds <= capacity {
-        slots + usize::from(notify)
+pub(crate) fn result_slots(slots: usize, fds: usize, capacity: usize) -> usize {
+    if fds <= capacity {
+        slots + 1
     } else {
-        capacity
-    };
-    max.max(1)
+        capacity.max(1)
+    }
 }
 
 /// The readiness bits of one poll-style kernel interface (epoll, poll, /dev/poll): the one

@@ -51,15 +51,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 ///
 /// If Python closes the selector later, the `Arc` stays valid (the kernel fd closes when the
 /// last clone is dropped) but its blocking `select` calls return at once with no events.
-/// After `os.fork()` the child's selector gets its own kernel object on its next use: an
-/// `Arc` (or [`Waker`](crate::Waker)) from before the fork still refers to the parent's, so
-/// call `native_selector` again in the child.
+/// The `Arc` follows the selector's own rebuilds (a stale epoll registration is shed with
+/// [`Selector::reopen`], under the same fd). After `os.fork()` the child's selector gets a new
+/// native selector of its own on its next use: an `Arc` (or [`Waker`](crate::Waker)) from
+/// before the fork still refers to the parent's, so call `native_selector` again in the child.
 ///
-/// A PyO3 class belongs to the binary it is compiled into, so only selectors made from this
-/// binary's classes are recognised: in a downstream extension, the classes that
-/// [`add_to_module`](super::add_to_module) put in your module; in a program that embeds
-/// CPython, the ones [`install_extension_module`] makes `import rselectors` use. A selector
-/// from a separately installed `rselectors` wheel is another class (`TypeError`, saying so).
+/// Only selectors made from this binary's classes are recognised (see "One copy of the
+/// classes" in the [module documentation](self)).
 ///
 /// # Errors
 ///
@@ -342,7 +340,7 @@ pub struct Callback {
 
 impl Callback {
     fn slot(&self) -> MutexGuard<'_, Option<Py<PyAny>>> {
-        self.selector.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.selector)
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn _features(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
     d.set_item("backends", names)?;
     d.set_item("default_backend", Backend::best().name())?;
-    d.set_item("notifier", crate::waker::notifier_kind())?;
+    d.set_item("notifier", crate::Waker::MECHANISM)?;
     d.set_item("precise", precise)?;
     d.set_item("timer", cfg!(epoll_available))?;
     Ok(d)

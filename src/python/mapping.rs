@@ -127,7 +127,7 @@ impl SelectorMappingIterator {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut cursor = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cursor = crate::sync::lock(&self.state);
         let table = self.sel.lock();
         if table.version != cursor.version {
             let message = if table.slots.len() != cursor.len {

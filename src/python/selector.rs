@@ -4,7 +4,7 @@
 use super::convert;
 use super::errors;
 use super::mapping::SelectorMapping;
-use super::state::{Inner, Ready};
+use super::state::{Inner, ReadyKeys};
 use super::statics;
 use crate::{Backend, Selector};
 use pyo3::exceptions::PyTypeError;
@@ -19,7 +19,7 @@ use std::time::Duration;
 thread_local! {
     /// The ready keys of a `select` between the table lookup and building the result list;
     /// taken out while in use, so a re-entrant select on this thread simply allocates.
-    static READY: std::cell::Cell<Ready> = const { std::cell::Cell::new(Vec::new()) };
+    static READY: std::cell::Cell<ReadyKeys> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Native base of every selector class: the stdlib's `_BaseSelectorImpl` contract.

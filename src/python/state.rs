@@ -4,8 +4,9 @@
 
 use super::convert::{self, Fd};
 use super::errors;
+use crate::fdmap::FdMap;
 use crate::timeout::Deadline;
-use crate::{Backend, Events, FdMap, Interest, Selector, Token};
+use crate::{Backend, Events, Interest, Selector, Token};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -98,7 +99,7 @@ fn untoken(t: Token) -> (i32, Option<u32>) {
 
 /// The ready keys of a `select`, collected under the table lock and turned into the result
 /// list after it.
-pub(crate) type Ready = Vec<(Py<PyAny>, u8)>;
+pub(crate) type ReadyKeys = Vec<(Py<PyAny>, u8)>;
 
 /// An error of `select`: a kernel error mapped as the stdlib's `select` module would
 /// raise it, or a signal handler's exception.
@@ -127,7 +128,7 @@ fn collect_ready(
     py: Python<'_>,
     slots: &FdMap<Slot>,
     events: &Events,
-    ready: &mut Ready,
+    ready: &mut ReadyKeys,
 ) -> Vec<Token> {
     let mut stale = Vec::new();
     for event in events.iter() {
@@ -408,7 +409,7 @@ impl Inner {
 
     /// `select(0)`: cannot block, so the GIL stays held and one lock covers the kernel call
     /// and the key lookups.
-    pub(crate) fn select_now(&self, py: Python<'_>, ready: &mut Ready) -> PyResult<()> {
+    pub(crate) fn select_now(&self, py: Python<'_>, ready: &mut ReadyKeys) -> PyResult<()> {
         let mut table = self.lock();
         let mut events = events_for(table.events.take(), &table.slots);
         let selected = self
@@ -438,7 +439,7 @@ impl Inner {
         &self,
         py: Python<'_>,
         timeout: Option<Duration>,
-        ready: &mut Ready,
+        ready: &mut ReadyKeys,
     ) -> PyResult<()> {
         let deadline = Deadline::after(timeout);
         loop {

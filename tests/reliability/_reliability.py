@@ -1,4 +1,4 @@
-"""Shared helpers for the reliability layer (tests/test_reliability_*.py).
+"""Shared helpers for the reliability layer (tests/reliability/test_*.py).
 
 Counts: every stress test has a fast variant that runs in every CI run and a ``soak``
 variant (``pytest -m soak``) whose counts are the issue's full figures multiplied by
@@ -6,7 +6,7 @@ variant (``pytest -m soak``) whose counts are the issue's full figures multiplie
 
     RSELECTORS_SOAK_SCALE=0.05 python -m pytest -m soak -k reliability
 
-See tests/RELIABILITY.md.
+See tests/reliability/README.md.
 """
 
 import gc

@@ -1,6 +1,6 @@
 """Reliability: memory-safety jobs (soak marker: ``pytest -m soak -k memcheck``).
 
-These wrap ``scripts/memcheck`` (see it and tests/RELIABILITY.md):
+These wrap ``scripts/memcheck`` (see it and tests/reliability/README.md):
 
 * ``asan-rust``: the pure-Rust core's unit and integration tests (the FdMap model fuzzer
   included) under AddressSanitizer, leak detection on (nightly toolchain);
@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 import pytest
-from _reliability import SOAK_SCALE, UNDER_MEMCHECK, record, soak_count
+from ._reliability import SOAK_SCALE, UNDER_MEMCHECK, record, soak_count
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "memcheck")
@@ -34,10 +34,10 @@ pytestmark = [
 ]
 
 SHORT = [
-    "tests/test_reliability_badinput.py",
-    "tests/test_reliability_fdreuse.py",
-    "tests/test_reliability_leaks.py",
-    "tests/test_reliability_threads.py",
+    "tests/reliability/test_badinput.py",
+    "tests/reliability/test_fdreuse.py",
+    "tests/reliability/test_leaks.py",
+    "tests/reliability/test_threads.py",
 ]
 
 
@@ -85,8 +85,8 @@ def test_fdmap_fuzz_long():
     env["FDMAP_FUZZ_SEEDS"] = str(soak_count(200, minimum=4))
     env.setdefault("CARGO_TARGET_DIR", os.path.join(REPO, "target", "memcheck"))
     proc = subprocess.run(
-        ["cargo", "test", "--release", "--no-default-features", "--test", "fdmap_fuzz", "--",
-         "--ignored", "--nocapture"],
+        ["cargo", "test", "--release", "--lib", "fdmap::fuzz", "--", "--ignored",
+         "--nocapture"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=7000, check=False,
     )
     if proc.returncode != 0:

@@ -497,7 +497,7 @@ def test_child_without_fds_for_a_new_kernel_object(sel, world, selector_class):
 def test_fork_soak(selector_class, socketpair):
     """Many forks (200 x RSELECTORS_SOAK_SCALE), each child and the parent changing and
     selecting concurrently; every third child forks a grandchild that does the same."""
-    from _reliability import record, soak_count
+    from ._reliability import record, soak_count
 
     socks = []
     for _ in range(6):

@@ -27,7 +27,7 @@ import warnings
 import weakref
 
 import pytest
-from _reliability import UNDER_MEMCHECK, full_collect, record, rss_bytes, soak_count
+from ._reliability import UNDER_MEMCHECK, full_collect, record, rss_bytes, soak_count
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, FilenoObj, kind, socketpair
 
 pytestmark = pytest.mark.timeout(300)

@@ -28,7 +28,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from _reliability import norm, norm_outcome, outcome, snapshot
+from ._reliability import norm, norm_outcome, outcome, snapshot
 from _support import (
     CLASS_NAMES,
     EVENT_BOTH,

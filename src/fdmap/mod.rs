@@ -25,21 +25,7 @@ struct Entry<T> {
 ///
 /// Negative fds are never stored: `get` returns `None` for them and `insert` panics, so
 /// callers validate fds first (the selector does).
-///
-/// # Examples
-///
-/// ```
-/// use rselectors::FdMap;
-///
-/// let mut map = FdMap::new();
-/// map.insert(5, "five");
-/// map.insert(3, "three");
-/// assert_eq!(map.get(5), Some(&"five"));
-/// assert_eq!(map.iter().map(|(fd, _)| fd).collect::<Vec<_>>(), [5, 3]);
-/// assert_eq!(map.remove(5), Some("five"));
-/// assert_eq!(map.len(), 1);
-/// ```
-pub struct FdMap<T> {
+pub(crate) struct FdMap<T> {
     dense: Vec<Option<Entry<T>>>,
     sparse: HashMap<u32, Entry<T>>,
     /// No sparse key is below this (a lower bound: removals do not raise it), so growing
@@ -58,12 +44,7 @@ impl<T> Default for FdMap<T> {
 
 impl<T> FdMap<T> {
     /// An empty map.
-    ///
-    /// ```
-    /// let map: rselectors::FdMap<()> = rselectors::FdMap::new();
-    /// assert!(map.is_empty());
-    /// ```
-    pub fn new() -> FdMap<T> {
+    pub(crate) fn new() -> FdMap<T> {
         FdMap {
             dense: Vec::new(),
             sparse: HashMap::new(),
@@ -75,23 +56,8 @@ impl<T> FdMap<T> {
     }
 
     /// Number of entries.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(0, ());
-    /// assert_eq!(map.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether the map has no entries.
-    ///
-    /// ```
-    /// assert!(rselectors::FdMap::<u8>::new().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     fn key(fd: RawFd) -> Option<u32> {
@@ -126,39 +92,19 @@ impl<T> FdMap<T> {
     }
 
     /// The value for `fd`, if present.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(4, 'x');
-    /// assert_eq!(map.get(4), Some(&'x'));
-    /// assert_eq!(map.get(-1), None);
-    /// ```
     #[inline]
-    pub fn get(&self, fd: RawFd) -> Option<&T> {
+    pub(crate) fn get(&self, fd: RawFd) -> Option<&T> {
         Self::key(fd).and_then(|k| self.entry(k)).map(|e| &e.value)
     }
 
     /// The value for `fd`, mutably, if present.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(4, 1);
-    /// *map.get_mut(4).unwrap() += 1;
-    /// assert_eq!(map.get(4), Some(&2));
-    /// ```
-    pub fn get_mut(&mut self, fd: RawFd) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, fd: RawFd) -> Option<&mut T> {
         let key = Self::key(fd)?;
         self.entry_mut(key).map(|e| &mut e.value)
     }
 
     /// Whether `fd` has an entry.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(2, ());
-    /// assert!(map.contains(2) && !map.contains(3));
-    /// ```
-    pub fn contains(&self, fd: RawFd) -> bool {
+    pub(crate) fn contains(&self, fd: RawFd) -> bool {
         self.get(fd).is_some()
     }
 
@@ -168,13 +114,7 @@ impl<T> FdMap<T> {
     /// # Panics
     ///
     /// If `fd` is negative.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// assert_eq!(map.insert(1, "a"), None);
-    /// assert_eq!(map.insert(1, "b"), Some("a"));
-    /// ```
-    pub fn insert(&mut self, fd: RawFd, value: T) -> Option<T> {
+    pub(crate) fn insert(&mut self, fd: RawFd, value: T) -> Option<T> {
         let key = Self::key(fd).expect("FdMap::insert: negative fd");
         if let Some(entry) = self.entry_mut(key) {
             return Some(std::mem::replace(&mut entry.value, value));
@@ -227,14 +167,7 @@ impl<T> FdMap<T> {
     }
 
     /// Removes `fd`, returning its value.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(9, ());
-    /// assert_eq!(map.remove(9), Some(()));
-    /// assert_eq!(map.remove(9), None);
-    /// ```
-    pub fn remove(&mut self, fd: RawFd) -> Option<T> {
+    pub(crate) fn remove(&mut self, fd: RawFd) -> Option<T> {
         let key = Self::key(fd)?;
         let entry = match self.dense.get_mut(key as usize) {
             Some(slot) => slot.take(),
@@ -255,41 +188,22 @@ impl<T> FdMap<T> {
     }
 
     /// The first fd in insertion order.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(8, ());
-    /// map.insert(1, ());
-    /// assert_eq!(map.first(), Some(8));
-    /// ```
-    pub fn first(&self) -> Option<RawFd> {
+    // The ordered walk (`first`, `next_after`) and `drain` serve the Python layer: the live
+    // `get_map()` view and `close()`.
+    #[cfg(any(test, feature = "python"))]
+    pub(crate) fn first(&self) -> Option<RawFd> {
         (self.head != NIL).then_some(self.head as RawFd)
     }
 
     /// The fd after `fd` in insertion order (`None` at the end or if `fd` is absent).
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(8, ());
-    /// map.insert(1, ());
-    /// assert_eq!(map.next_after(8), Some(1));
-    /// assert_eq!(map.next_after(1), None);
-    /// ```
-    pub fn next_after(&self, fd: RawFd) -> Option<RawFd> {
+    #[cfg(any(test, feature = "python"))]
+    pub(crate) fn next_after(&self, fd: RawFd) -> Option<RawFd> {
         let next = self.entry(Self::key(fd)?)?.next;
         (next != NIL).then_some(next as RawFd)
     }
 
     /// Iterates `(fd, &value)` in insertion order.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(3, 'a');
-    /// map.insert(0, 'b');
-    /// let all: Vec<_> = map.iter().collect();
-    /// assert_eq!(all, [(3, &'a'), (0, &'b')]);
-    /// ```
-    pub fn iter(&self) -> Iter<'_, T> {
+    pub(crate) fn iter(&self) -> Iter<'_, T> {
         Iter {
             map: self,
             cursor: self.head,
@@ -298,15 +212,8 @@ impl<T> FdMap<T> {
     }
 
     /// Removes every entry, returning the values in insertion order.
-    ///
-    /// ```
-    /// let mut map = rselectors::FdMap::new();
-    /// map.insert(3, 'a');
-    /// map.insert(0, 'b');
-    /// assert_eq!(map.drain(), ['a', 'b']);
-    /// assert!(map.is_empty());
-    /// ```
-    pub fn drain(&mut self) -> Vec<T> {
+    #[cfg(any(test, feature = "python"))]
+    pub(crate) fn drain(&mut self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.len);
         let mut cursor = self.head;
         let mut dense = std::mem::take(&mut self.dense);
@@ -329,7 +236,7 @@ impl<T> FdMap<T> {
 }
 
 /// Iterator over an [`FdMap`] in insertion order, from [`FdMap::iter`].
-pub struct Iter<'a, T> {
+pub(crate) struct Iter<'a, T> {
     map: &'a FdMap<T>,
     cursor: u32,
     remaining: usize,
@@ -480,6 +387,9 @@ mod tests {
             drained,
             model(&order).iter().map(|e| e.1).collect::<Vec<_>>()
         );
-        assert!(m.is_empty() && m.first().is_none());
+        assert!(m.len() == 0 && m.first().is_none());
     }
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -21,7 +21,7 @@ import socket
 import time
 
 import pytest
-from _reliability import record, soak_count
+from ._reliability import record, soak_count
 from _support import CLASS_NAMES, EVENT_BOTH, EVENT_READ, EVENT_WRITE, class_params, kind
 
 pytestmark = pytest.mark.timeout(120)

@@ -1,9 +1,9 @@
-//! Model-based fuzzing of the public `rselectors::FdMap` API.
+//! Model-based fuzzing of the `FdMap` API.
 //!
 //! A deterministic generator (xorshift, fixed seeds: no dependency, reproducible, and the
 //! binary runs unchanged under AddressSanitizer and valgrind) drives random operation
 //! sequences against `FdMap` and against an obviously correct model (a `Vec` in insertion
-//! order), checking after every step every observable: `len`, `is_empty`, `get`, `get_mut`,
+//! order), checking after every step every observable: `len`, `get`, `get_mut`,
 //! `contains`, `first`, `next_after` (the whole linked list, forwards), `iter` (order,
 //! `size_hint`, `ExactSizeIterator::len`), `Debug`; `drain` and `Drop` are checked for exact
 //! value ownership with drop-counting values (no double drop, no leak).
@@ -13,8 +13,8 @@
 //! (so sparse entries migrate into the dense array while linked), huge fds up to `i32::MAX`,
 //! and negative fds (absent everywhere, `insert` panics without corrupting the map).
 //!
-//! `cargo test --test fdmap_fuzz` runs a few seconds' worth (6 seeds x 6,000 steps); the long
-//! run is `cargo test --release --test fdmap_fuzz -- --ignored` (200 seeds x 200,000 steps).
+//! `cargo test --lib fdmap::fuzz` runs a few seconds' worth (6 seeds x 6,000 steps); the long
+//! run is `cargo test --release --lib fdmap::fuzz -- --ignored` (200 seeds x 200,000 steps).
 //! `FDMAP_FUZZ_SEEDS` and `FDMAP_FUZZ_STEPS` override either's size (scripts/memcheck runs a
 //! small one under valgrind). A failure prints the seed and step to replay.
 //!
@@ -22,7 +22,7 @@
 //! a dev-dependency is not worth it for a model this small; a fixed-seed generator is
 //! reproducible, dependency-free, and the same binary runs under ASan and valgrind.
 
-use rselectors::FdMap;
+use super::FdMap;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -254,7 +254,7 @@ impl Harness {
 
     fn check_light(&self) {
         assert_eq!(self.map.len(), self.model.len(), "len {}", self.ctx());
-        assert_eq!(self.map.is_empty(), self.model.is_empty(), "{}", self.ctx());
+        assert_eq!(self.map.len() == 0, self.model.is_empty(), "{}", self.ctx());
         assert_eq!(
             self.map.first(),
             self.model.first().map(|e| e.0),
@@ -403,7 +403,7 @@ fn fdmap_dense_sparse_migration_keeps_order() {
 }
 
 #[test]
-#[ignore = "long fuzz run: cargo test --release --test fdmap_fuzz -- --ignored"]
+#[ignore = "long fuzz run: cargo test --release --lib fdmap::fuzz -- --ignored"]
 fn fdmap_model_fuzz_long() {
     let seeds = env_or("FDMAP_FUZZ_SEEDS", 200);
     let steps = env_or("FDMAP_FUZZ_STEPS", 200_000) as usize;

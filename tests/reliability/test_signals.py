@@ -20,7 +20,7 @@ import threading
 import time
 
 import pytest
-from _reliability import record, soak_count
+from ._reliability import record, soak_count
 from _support import EVENT_READ
 
 pytestmark = [

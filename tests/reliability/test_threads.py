@@ -26,7 +26,7 @@ import threading
 import time
 
 import pytest
-from _reliability import is_panic, record, soak_count
+from ._reliability import is_panic, record, soak_count
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, socketpair
 
 pytestmark = pytest.mark.fixes_stdlib(

@@ -1,0 +1,1 @@
+"""The reliability layer: long-running and adversarial tests (see README.md here)."""
