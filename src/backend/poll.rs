@@ -230,11 +230,14 @@ impl Driver for Poll {
     }
 
     fn adopt(&self, fresh: Poll, wake: &WakeState) -> io::Result<()> {
-        let fresh = crate::sync::into_inner(fresh.state);
         let mut st = self.lock();
-        st.fds = fresh.fds;
-        st.tokens = fresh.tokens;
-        st.index = fresh.index;
+        // The waiters and their buffers stay (a buffer is copied again: the set changed).
+        let (set, spare) = (std::mem::take(&mut st.set), std::mem::take(&mut st.spare));
+        *st = State {
+            set,
+            spare,
+            ..crate::sync::into_inner(fresh.state)
+        };
         st.set.changed(wake);
         Ok(())
     }

@@ -241,14 +241,13 @@ impl Driver for Select {
     }
 
     fn adopt(&self, fresh: Select, wake: &WakeState) -> io::Result<()> {
-        let fresh = crate::sync::into_inner(fresh.state);
         let mut st = self.lock();
-        st.read = fresh.read;
-        st.write = fresh.write;
-        st.regs = fresh.regs;
-        st.max_fd = fresh.max_fd;
-        st.max_stale = fresh.max_stale;
-        st.oversize = fresh.oversize;
+        // The waiters stay.
+        let set = std::mem::take(&mut st.set);
+        *st = State {
+            set,
+            ..crate::sync::into_inner(fresh.state)
+        };
         st.set.changed(wake);
         Ok(())
     }
