@@ -28,7 +28,6 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from ._reliability import norm, norm_outcome, outcome, snapshot
 from _support import (
     CLASS_NAMES,
     EVENT_BOTH,
@@ -41,6 +40,8 @@ from _support import (
     socketpair,
     stdlib_class,
 )
+
+from ._reliability import norm, norm_outcome, outcome, snapshot
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -21,8 +21,9 @@ import socket
 import time
 
 import pytest
-from ._reliability import record, soak_count
 from _support import CLASS_NAMES, EVENT_BOTH, EVENT_READ, EVENT_WRITE, class_params, kind
+
+from ._reliability import record, soak_count
 
 pytestmark = pytest.mark.timeout(120)
 

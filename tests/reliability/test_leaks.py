@@ -27,8 +27,9 @@ import warnings
 import weakref
 
 import pytest
-from ._reliability import UNDER_MEMCHECK, full_collect, record, rss_bytes, soak_count
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, FilenoObj, kind, socketpair
+
+from ._reliability import UNDER_MEMCHECK, full_collect, record, rss_bytes, soak_count
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -259,9 +260,8 @@ def run_isolated(code, timeout=120):
     """Runs ``code`` in a fresh interpreter (the module under test importable as in this
     run); a crash there fails one test instead of killing the whole session."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in [os.path.dirname(__file__), env.get("PYTHONPATH", "")] if p
-    )
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # for _support
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [tests, env.get("PYTHONPATH", "")] if p)
     proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], check=False,
                           env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:

@@ -22,9 +22,10 @@ import subprocess
 import sys
 
 import pytest
+
 from ._reliability import SOAK_SCALE, UNDER_MEMCHECK, record, soak_count
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "scripts", "memcheck")
 
 pytestmark = [

@@ -21,8 +21,9 @@ import resource
 import time
 
 import pytest
-from ._reliability import raise_nofile, record, soak_count
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, class_params, kind
+
+from ._reliability import raise_nofile, record, soak_count
 
 pytestmark = pytest.mark.timeout(600)
 

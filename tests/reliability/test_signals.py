@@ -20,8 +20,9 @@ import threading
 import time
 
 import pytest
-from ._reliability import record, soak_count
 from _support import EVENT_READ
+
+from ._reliability import record, soak_count
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals"),

@@ -26,8 +26,9 @@ import threading
 import time
 
 import pytest
-from ._reliability import is_panic, record, soak_count
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, socketpair
+
+from ._reliability import is_panic, record, soak_count
 
 pytestmark = pytest.mark.fixes_stdlib(
     "thread safety: register/modify/unregister from threads while another selects"
