@@ -13,12 +13,12 @@ use std::time::Duration;
 
 pub(crate) struct Epoll {
     ep: EpollFd,
-    /// Registrations added (the notifier included) minus those removed: how many events one
-    /// wait can return. Sizes the kernel buffer, as the stdlib's `max(len(fd_to_key), 1)`
-    /// does, so a huge `Events` capacity allocates nothing extra. Unregistering an fd that was
-    /// closed first (`EBADF`) counts as a removal: closing it removed it from the kernel set,
-    /// unless a duplicate keeps its file open (a stale registration, which then takes a slot
-    /// another ready fd may wait one more `select` for).
+    /// How many registrations the kernel holds (ours included), or a little more: how many
+    /// events one wait can return. Sizes the kernel buffer, as the stdlib's
+    /// `max(len(fd_to_key), 1)` does, so a huge `Events` capacity allocates nothing extra, and
+    /// never below what the kernel holds, so events of stale registrations (a file closed
+    /// without `unregister` but kept open by a duplicate: no fd can name it) never crowd out
+    /// live ones.
     registered: AtomicUsize,
 }
 
@@ -90,7 +90,17 @@ impl Driver for Epoll {
     fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
         let result = self.ep.ctl(Op::Delete, fd, 0, 0);
         match result.as_ref().map_err(io::Error::raw_os_error) {
-            Ok(()) | Err(Some(libc::EBADF)) => self.removed(),
+            Ok(()) => self.removed(),
+            // The fd was closed (its number is free): the kernel dropped its registration
+            // then, unless a duplicate keeps the file open. Ask the kernel, so the count
+            // neither grows with every such call nor drops below the truth. (ENOENT, the
+            // number reused by an unregistered file, cannot tell a closed registration from
+            // none at all: the count stays an upper bound.)
+            Err(Some(libc::EBADF)) => {
+                if self.ep.holds(fd) == Some(false) {
+                    self.removed();
+                }
+            }
             Err(_) => {}
         }
         result.map_err(|e| match e.raw_os_error() {
@@ -161,6 +171,37 @@ impl Driver for Epoll {
 mod tests {
     use super::*;
     use crate::event::flags;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn unregistering_a_closed_fd_keeps_the_count_true() {
+        let ep = Epoll::new().unwrap();
+        let wake = WakeState::new().unwrap();
+        ep.attach(&wake, None).unwrap();
+        let count = || ep.registered.load(Ordering::Relaxed);
+        assert_eq!(count(), 1);
+        // Closed before unregister, many times: the count must not grow.
+        for _ in 0..100 {
+            let (a, _b) = UnixStream::pair().unwrap();
+            let fd = a.as_raw_fd();
+            ep.register(fd, Token(1), Interest::READABLE, &wake)
+                .unwrap();
+            drop(a);
+            assert!(ep.unregister(fd, &wake).is_err());
+        }
+        assert_eq!(count(), 1);
+        // A duplicate keeps the file, and so its registration: still counted.
+        let (a, _b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        ep.register(fd, Token(1), Interest::READABLE, &wake)
+            .unwrap();
+        let dup = a.try_clone().unwrap();
+        drop(a);
+        assert!(ep.unregister(fd, &wake).is_err());
+        assert_eq!(count(), 2);
+        drop(dup);
+    }
 
     #[test]
     fn translation() {

@@ -111,14 +111,15 @@ impl From<std::io::Error> for SelectError {
     }
 }
 
-/// The event buffer of a `select` over `slots`, sized as the stdlib sizes epoll's
-/// (`max(len(fd_to_key), 1)`) plus one slot: room for the notifier or for an event of a stale
-/// registration (a dup'ed fd closed without unregister), so that a stale one is seen again
-/// (and rebuilt away) rather than taking turns with a live one.
-fn events_for(events: Option<Events>, slots: &FdMap<Slot>) -> Events {
-    let mut events = events.unwrap_or_else(|| Events::with_capacity(1));
-    events.set_capacity(slots.len() + 1);
-    events
+/// An event buffer for `select` with no limit of its own: the backend returns every event
+/// it has (epoll sizes its buffer by the registrations the kernel holds, stale ones of dup'ed
+/// fds closed without unregister included, so those never crowd out live ones).
+fn events_for(events: Option<Events>) -> Events {
+    events.unwrap_or_else(|| {
+        let mut events = Events::with_capacity(1);
+        events.set_capacity(usize::MAX);
+        events
+    })
 }
 
 /// Appends `(key, events)` for each event of a live registration: an fd still registered,
@@ -411,7 +412,7 @@ impl Inner {
     /// and the key lookups.
     pub(crate) fn select_now(&self, py: Python<'_>, ready: &mut ReadyKeys) -> PyResult<()> {
         let mut table = self.lock();
-        let mut events = events_for(table.events.take(), &table.slots);
+        let mut events = events_for(table.events.take());
         let selected = self
             .kernel(&mut table)
             .map(|core| core.select(&mut events, Some(Duration::ZERO)));
@@ -446,7 +447,7 @@ impl Inner {
             let (core, mut events) = {
                 let mut table = self.lock();
                 let core = self.kernel(&mut table)?.clone();
-                (core, events_for(table.events.take(), &table.slots))
+                (core, events_for(table.events.take()))
             };
             let waited = py.detach(|| {
                 core.select_retry(&mut events, deadline.remaining(), || {

@@ -139,6 +139,19 @@ pub(crate) fn precise_timeouts() -> bool {
 }
 
 impl EpollFd {
+    /// Whether the kernel holds a registration made under fd number `fd`, from
+    /// `/proc/self/fdinfo` (`None` where it cannot be read). After that fd was closed, one
+    /// held still is the registration of a file a duplicate keeps open: no fd can name it any
+    /// more, but it is there.
+    pub(crate) fn holds(&self, fd: RawFd) -> Option<bool> {
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", self.0.as_raw_fd()));
+        let registered_as = |line: &str| {
+            let rest = line.strip_prefix("tfd:")?;
+            rest.split_whitespace().next()?.parse::<RawFd>().ok()
+        };
+        Some(info.ok()?.lines().any(|l| registered_as(l) == Some(fd)))
+    }
+
     /// Makes this fd number name `fresh`'s kernel object instead (see
     /// [`replace_fd`](super::replace_fd)).
     pub(crate) fn replace(&self, fresh: EpollFd) -> io::Result<()> {

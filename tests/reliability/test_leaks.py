@@ -59,7 +59,8 @@ class Data:
 
 
 def _cycles(sel, socks, datas, n):
-    """n cycles of register/modify/select/get_key/unregister, failing calls every 8th."""
+    """n cycles of register/modify/select/get_key/unregister, a socket closed before its
+    unregister, failing calls every 8th."""
     a, b, w = socks
     d1, d2 = datas
     bad = object()
@@ -90,6 +91,12 @@ def _cycles(sel, socks, datas, n):
             list(sel.get_map().items())
         sel.unregister(a)
         sel.unregister(b)
+        # closed before unregister (the stdlib tolerates that order)
+        c, c_peer = socketpair()
+        sel.register(c, EVENT_READ, d1)
+        c.close()
+        sel.unregister(c)
+        c_peer.close()
 
 
 def _leak_run(selector_class, cycles):
