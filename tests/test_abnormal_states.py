@@ -54,11 +54,12 @@ def calls(sel, a, b):
     return out
 
 
-def sweep(sel, a, b):
-    """Runs every call; returns {name: 'ok' | exception type name}; fails on anything but a
-    clear error."""
+def sweep(sel, a, b, before_each=lambda: None):
+    """Runs every call (``before_each()`` first); returns {name: 'ok' | exception type
+    name}; fails on anything but a clear error."""
     outcomes = {}
     for name, call in calls(sel, a, b):
+        before_each()
         try:
             call()
             outcomes[name] = "ok"
@@ -92,13 +93,16 @@ def test_forked_child_without_fds(selector_class, socketpair):
 
     def child():
         held = []
+
+        def fill_fd_table():  # again before each call: a failed call may have freed one
+            try:
+                while True:
+                    held.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                pass
+
         try:
-            while True:
-                held.append(os.open(os.devnull, os.O_RDONLY))
-        except OSError:
-            pass
-        try:
-            return sweep(sel, a, b)
+            return sweep(sel, a, b, fill_fd_table)
         finally:
             for fd in held:
                 os.close(fd)
