@@ -8,6 +8,8 @@
 
 mod convert;
 mod errors;
+#[allow(unsafe_code)]
+mod ffi;
 mod hybrid;
 mod info;
 mod mapping;
