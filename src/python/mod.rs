@@ -75,8 +75,10 @@ fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .map(|_| ())
 }
 
-/// The extension module `rselectors._rselectors`.
-#[pymodule]
+/// The extension module `rselectors._rselectors`. It does not rely on the GIL (the audit is
+/// ARCHITECTURE.md's "Free-threaded CPython"), so a free-threaded interpreter keeps running
+/// without one when it loads it.
+#[pymodule(gil_used = false)]
 fn _rselectors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(info::_features, m)?)?;
