@@ -2,11 +2,15 @@
 
 Every behaviour test runs twice: with ``asyncio.run`` itself (the reference: it validates the
 test) and with ``rselectors.run``. Then what ``rselectors.run`` adds: the loop is rselectors'
-(woken through ``wakeup()``), ``loop_factory`` is checked, and importing rselectors does not
-import asyncio. ``tests/test_wheels.py`` runs this file on every CPython found on the machine.
+(woken through ``wakeup()``), ``loop_factory`` is checked, importing rselectors does not
+import asyncio, and ``benches/asyncio_routes.py`` runs and sees each route's loop and wake-up as
+the README describes them. ``tests/test_wheels.py`` runs this file on every CPython found on the
+machine.
 """
 
 import asyncio
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +22,8 @@ import pytest
 from _support import IS_STDLIB, popen_with_terminal_sigint
 
 pytestmark = pytest.mark.timeout(60)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 if not IS_STDLIB:
     import rselectors
@@ -367,3 +373,35 @@ def test_importing_rselectors_does_not_import_asyncio():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@only_rselectors
+def test_routes_benchmark_runs_and_reports_each_routes_wake_up(tmp_path):
+    """benches/asyncio_routes.py (the README's asyncio figures) runs, and each route runs on the
+    loop and wake-up the README says it does."""
+    out = tmp_path / "routes.json"
+    script = os.path.join(ROOT, "benches", "asyncio_routes.py")
+    args = ["--quick", "--runs", "1", "--no-progress", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, timeout=50, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rselectors.run" in proc.stdout and "total wall" in proc.stdout
+    ran_on = json.loads(out.read_text())["ran_on"]
+    ours = f"rselectors.{rselectors.DefaultSelector.__name__}"
+    expected = {
+        "asyncio.run": ("asyncio.", "selectors.", "self-pipe"),
+        "rselectors.run": ("rselectors.SelectorEventLoop", ours, "wakeup()"),
+        "EventLoopPolicy": ("rselectors.SelectorEventLoop", ours, "wakeup()"),
+        "install()": ("asyncio.", ours, "self-pipe"),
+        "SelectorEventLoop(DefaultSelector())": ("asyncio.", ours, "self-pipe"),
+    }
+    if sys.version_info >= (3, 11):
+        expected["Runner(loop_factory)"] = expected["rselectors.run"]
+    if sys.version_info >= (3, 12):
+        expected["asyncio.run(loop_factory)"] = expected["rselectors.run"]
+    assert ran_on.keys() == expected.keys()
+    for route, (loop, selector, wake) in expected.items():
+        got = ran_on[route]
+        assert got["loop"].startswith(loop) and got["selector"].startswith(selector), (route, got)
+        assert got["wake-up"] == wake, (route, got)
