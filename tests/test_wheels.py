@@ -1,8 +1,8 @@
 """The release wheels. ``maturin build --release`` (and ``pip wheel .``) gives one wheel for the
 CPython that builds it, on the full C API (the fastest build); ``maturin build --release
 --features abi3-py39`` gives one portable abi3 wheel, and rselectors installs and works from it
-in a fresh venv of every CPython >= 3.9 on the machine, where ``tests/test_run.py`` (``rselectors.run()``,
-whose code differs per Python version) also runs against the installed wheel.
+in a fresh venv of every CPython >= 3.9 on the machine, where ``tests/test_run.py``
+(``rselectors.run()``, whose code differs per Python version) also runs against the wheel.
 
 Marked ``slow`` (each release build takes a minute or two from cold); CI runs it. Set
 ``RSELECTORS_WHEEL`` to a wheel file or a directory of wheels (CI's build: the default wheel
