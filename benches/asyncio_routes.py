@@ -119,10 +119,11 @@ async def workload(sizes):
 
     selector = loop._selector
     wakeup = getattr(selector, "wakeup", None)
+    uses_wakeup = wakeup is not None and loop._write_to_self == wakeup
     out["ran_on"] = {
         "loop": f"{type(loop).__module__}.{type(loop).__qualname__}",
         "selector": f"{type(selector).__module__}.{type(selector).__qualname__}",
-        "wake-up": "wakeup()" if wakeup is not None and loop._write_to_self == wakeup else "self-pipe",
+        "wake-up": "wakeup()" if uses_wakeup else "self-pipe",
     }
     return out
 

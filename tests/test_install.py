@@ -72,9 +72,10 @@ def test_install_patches_exactly_one_attribute_and_not_the_loop():
         import rselectors
 
         def snapshot():
+            asyncio_modules = [m for n, m in sys.modules.items() if n.startswith("asyncio")]
             return {
                 (mod.__name__, name): value
-                for mod in (selectors, *(m for n, m in sys.modules.items() if n.startswith("asyncio")))
+                for mod in (selectors, *asyncio_modules)
                 for name, value in vars(mod).items()
             }
 
