@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 
 import pytest
 from _support import IS_STDLIB, popen_with_terminal_sigint
@@ -227,7 +228,9 @@ def test_ctrl_c_raises_keyboard_interrupt(runner_name):
 def _policy_loop_after(run_it):
     """(the policy's loop seen inside main, and after the run) with ``before`` set as the
     current loop beforehand; ``None`` when getting it raises RuntimeError (none set)."""
-    policy = asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():  # the policy system is deprecated from 3.14 on
+        warnings.simplefilter("ignore", DeprecationWarning)
+        policy = asyncio.get_event_loop_policy()
 
     def current():
         try:
