@@ -63,7 +63,7 @@ _NESTED = "asyncio.run() cannot be called from a running event loop"
 
 
 def run(main, *, loop_factory=new_event_loop, debug=None):
-    """Run the coroutine ``main`` on a new rselectors event loop, close the loop, return the result.
+    """Run the coroutine ``main`` on a new rselectors event loop and return its result.
 
     ``asyncio.run(main, debug=debug)`` with the loop made by ``loop_factory`` (by default
     :func:`new_event_loop`), with ``asyncio.run``'s semantics on the running Python:
@@ -75,7 +75,9 @@ def run(main, *, loop_factory=new_event_loop, debug=None):
       are finalized, the default executor is shut down and the loop is closed;
     * ``debug=True`` / ``False`` sets the loop's debug mode, ``None`` keeps its default;
     * Ctrl-C raises ``KeyboardInterrupt`` as ``asyncio.run`` does on that Python (3.11+: the
-      main task is cancelled first, then ``KeyboardInterrupt`` is raised).
+      main task is cancelled, then ``KeyboardInterrupt`` raised once it has finished; 3.9 and
+      3.10: it comes out of the loop and the main task is cancelled with the other pending
+      ones).
 
     On 3.12+ this is ``asyncio.run(..., loop_factory=...)``, on 3.11
     ``asyncio.Runner(loop_factory=...)``; neither makes the loop the thread's current event
