@@ -11,8 +11,8 @@ One run of one route runs this on a fresh event loop, made the way the route mak
 
 Each phase is timed in wall time (``time.perf_counter``) and process CPU time
 (``time.process_time``, every thread). Runs are interleaved: run ``i`` goes through every route
-once, in an order rotated by ``i``; the table shows medians over ``--runs`` (default 7) and the
-ratio of each median to the stdlib's ``asyncio.run``.
+once, in an order rotated by ``i``; the table shows medians over ``--runs`` (default 7), the
+ratio of each median to the stdlib's ``asyncio.run``, and the spread of each route's runs.
 
 Routes (those that need a newer Python are left out on older ones):
 
@@ -231,9 +231,18 @@ def report(samples, ran_on, args, sizes):
         cpus = [c for _, c in samples[name][phase]]
         return statistics.median(walls) * 1e3, statistics.median(cpus) * 1e3
 
+    def spread(name, k):
+        """Interquartile range of the runs' totals, in % of their median (the noise)."""
+        totals = [sum(samples[name][p][i][k] for p in PHASES) for i in range(args.runs)]
+        if len(totals) < 4:
+            return float("nan")
+        q1, _, q3 = statistics.quantiles(totals, n=4)
+        return (q3 - q1) / statistics.median(totals) * 100
+
     header = f"{'route':<{width}}"
     for phase in (*PHASES, "total"):
         header += f"  {phase + ' wall':>17}  {phase + ' CPU':>17}"
+    header += "  spread wall/CPU"
     lines.append(header)
     base = {phase: medians("asyncio.run", phase) for phase in PHASES}
     base_total = tuple(sum(base[p][k] for p in PHASES) for k in (0, 1))
@@ -246,8 +255,12 @@ def report(samples, ran_on, args, sizes):
             for k in (0, 1):
                 value = per_phase[phase][k]
                 row += f"  {value:>9.1f} ({value / ref[k]:.2f})"
+        row += f"  {spread(name, 0):>5.0f}%/{spread(name, 1):.0f}%"
         lines.append(row)
-    lines.append("# total = the sum of the three phases' medians")
+    lines.append(
+        "# total = the sum of the three phases' medians; spread = interquartile range of the"
+        " runs' totals in % of their median"
+    )
     return "\n".join(lines)
 
 
