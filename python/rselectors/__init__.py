@@ -46,7 +46,6 @@ for _name in ("EpollSelector", "KqueueSelector", "DevpollSelector"):
         __all__.append(_name)
 
 
-
 class WakeableSelector(BaseSelector):
     """A ``selectors.BaseSelector`` that also has ``wakeup()``: what rselectors' selectors add.
 

@@ -59,9 +59,6 @@ def new_event_loop():
     return SelectorEventLoop()
 
 
-_NESTED = "asyncio.run() cannot be called from a running event loop"
-
-
 def run(main, *, loop_factory=new_event_loop, debug=None):
     """Run the coroutine ``main`` on a new rselectors event loop and return its result.
 
@@ -104,7 +101,7 @@ def run(main, *, loop_factory=new_event_loop, debug=None):
     if sys.version_info >= (3, 12):
         return asyncio.run(main, debug=debug, loop_factory=checked_factory)
     if asyncio._get_running_loop() is not None:
-        raise RuntimeError(_NESTED)
+        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
     if sys.version_info >= (3, 11):
         with asyncio.Runner(debug=debug, loop_factory=checked_factory) as runner:
             return runner.run(main)
