@@ -1,7 +1,8 @@
 """The release wheels. ``maturin build --release`` (and ``pip wheel .``) gives one wheel for the
 CPython that builds it, on the full C API (the fastest build); ``maturin build --release
 --features abi3-py39`` gives one portable abi3 wheel, and rselectors installs and works from it
-in a fresh venv of every CPython >= 3.9 on the machine.
+in a fresh venv of every CPython >= 3.9 on the machine, where ``tests/test_run.py``
+(``rselectors.run()``, whose code differs per Python version) also runs against the wheel.
 
 Marked ``slow`` (each release build takes a minute or two from cold); CI runs it. Set
 ``RSELECTORS_WHEEL`` to a wheel file or a directory of wheels (CI's build: the default wheel
@@ -277,24 +278,12 @@ SMOKE = textwrap.dedent(
 )
 
 
-def _smoke_in_fresh_venv(python, wheel, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    vpython = str(venv / "bin" / "python")
+def _pip_install(vpython, *args):
+    """``pip install ARGS`` into the venv of ``vpython`` (which has no pip of its own yet);
+    the CompletedProcess."""
     # This environment's pip installs into the fresh venv (pip >= 22.3: --python).
-    install = [
-        sys.executable,
-        "-m",
-        "pip",
-        "--python",
-        vpython,
-        "install",
-        "--no-deps",
-        "--no-index",
-        "--no-cache-dir",
-        "--disable-pip-version-check",
-        wheel,
-    ]
+    options = ["--no-cache-dir", "--disable-pip-version-check"]
+    install = [sys.executable, "-m", "pip", "--python", vpython, "install", *options, *args]
     proc = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
     # An old pip lacks --python; a new one may refuse an interpreter it no longer supports
     # ("This version of pip does not support python 3.9"): use the venv's own pip then.
@@ -309,33 +298,83 @@ def _smoke_in_fresh_venv(python, wheel, tmp_path):
             capture_output=True,
             timeout=300,
         )
-        install = [vpython, "-m", "pip", "install", "--no-deps", "--no-index", wheel]
+        install = [vpython, "-m", "pip", "install", *options, *args]
         proc = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
+    return proc
+
+
+def _fresh_venv(python, wheel, path):
+    """A new venv of ``python`` under ``path`` with ``wheel`` installed; its interpreter."""
+    venv = path / "venv"
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    vpython = str(venv / "bin" / "python")
+    proc = _pip_install(vpython, "--no-deps", "--no-index", wheel)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return vpython
+
+
+#: the environment of commands run in a fresh venv: nothing from the checkout on the path
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
+def _smoke_in_fresh_venv(python, wheel, tmp_path):
+    vpython = _fresh_venv(python, wheel, tmp_path)
     # Run from an empty directory so nothing from the checkout can be imported.
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     proc = subprocess.run(
         [vpython, "-I", "-c", SMOKE],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=str(work),
-        env=env,
+        env=CLEAN_ENV,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("SMOKE OK"), proc.stdout
 
 
-@pytest.mark.parametrize("version", VERSIONS, ids=[f"{v[0]}.{v[1]}" for v in VERSIONS])
-def test_abi3_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
+VERSION_IDS = [f"{v[0]}.{v[1]}" for v in VERSIONS]
+
+
+def _interpreter(version):
     python = INTERPRETERS.get(version)
     if python is None:
         pytest.skip(f"no CPython {version[0]}.{version[1]} on this machine")
-    _smoke_in_fresh_venv(python, wheelhouse.abi3[0], tmp_path)
+    return python
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
+def test_abi3_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
+    _smoke_in_fresh_venv(_interpreter(version), wheelhouse.abi3[0], tmp_path)
 
 
 def test_default_wheel_in_fresh_venv(wheelhouse, tmp_path):
     _smoke_in_fresh_venv(sys.executable, wheelhouse.default[0], tmp_path)
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
+def test_run_tests_on_every_cpython(wheelhouse, version, tmp_path):
+    """tests/test_run.py (rselectors.run() against asyncio.run()) in a fresh venv of each
+    CPython, with the abi3 wheel installed: run()'s code differs per version (3.9/3.10,
+    3.11, 3.12+). pytest is installed into the venv from the package index."""
+    vpython = _fresh_venv(_interpreter(version), wheelhouse.abi3[0], tmp_path)
+    proc = _pip_install(vpython, "pytest>=8", "pytest-timeout>=2.3")
+    if proc.returncode != 0:
+        pytest.skip(f"cannot install pytest into the fresh venv: {proc.stderr.strip()[-300:]}")
+    proc = subprocess.run(
+        [vpython, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_run.py"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=dict(CLEAN_ENV, RSELECTORS_UNDER_TEST="rselectors"),
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    # the wheel in the venv was tested, not the checkout
+    under_test = re.search(r"selectors module under test: rselectors \((.*)\)", out)
+    assert under_test and under_test.group(1).startswith(str(tmp_path / "venv")), out
+    assert re.search(r"\b\d+ passed\b", out) and " skipped" not in out, out

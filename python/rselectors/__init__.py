@@ -15,6 +15,7 @@ if sys.platform == "win32":  # pragma: no cover - not importable there
         "poll and select for POSIX systems. Use the standard library's selectors module."
     )
 
+from abc import abstractmethod as _abstractmethod
 from collections.abc import Mapping as _Mapping
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
 
@@ -36,6 +37,7 @@ __all__ = [
     "PollSelector",
     "SelectSelector",
     "SelectorKey",
+    "WakeableSelector",
 ]
 
 for _name in ("EpollSelector", "KqueueSelector", "DevpollSelector"):
@@ -43,10 +45,33 @@ for _name in ("EpollSelector", "KqueueSelector", "DevpollSelector"):
         globals()[_name] = getattr(_rselectors, _name)
         __all__.append(_name)
 
+
+class WakeableSelector(BaseSelector):
+    """A ``selectors.BaseSelector`` that also has ``wakeup()``: what rselectors' selectors add.
+
+    Every rselectors selector class is a (virtual) subclass, so code typed against the stdlib's
+    ``BaseSelector`` narrows with ``isinstance(sel, rselectors.WakeableSelector)`` before calling
+    ``sel.wakeup()``; a stdlib selector is not one. A Python class may subclass it too: it then
+    implements ``wakeup()`` with the contract below, besides ``BaseSelector``'s.
+    """
+
+    __slots__ = ()
+
+    @_abstractmethod
+    def wakeup(self):
+        """Make a ``select()`` blocked in another thread (or the next ``select()``) return promptly.
+
+        Thread-safe; calls made before a ``select()`` consumes them are coalesced into one
+        wake-up; does nothing once the selector is closed.
+        """
+        raise NotImplementedError
+
+
 # Native classes are virtual subclasses of the stdlib ABCs, so isinstance() checks written
-# for the stdlib (asyncio's among them) accept them.
+# for the stdlib (asyncio's among them) accept them, and of WakeableSelector.
 # (BaseSelector.register is the abstract selector method, so call the metaclass's register.)
 type(BaseSelector).register(BaseSelector, _BaseSelectorImpl)
+type(WakeableSelector).register(WakeableSelector, _BaseSelectorImpl)
 _Mapping.register(_SelectorMapping)
 
 
@@ -85,9 +110,16 @@ del _name
 # load on first use (PEP 562) and ``import rselectors`` stays as cheap as ``import selectors``.
 from ._install import install, uninstall
 
-__all__ += ["EventLoopPolicy", "SelectorEventLoop", "install", "new_event_loop", "uninstall"]
+__all__ += [
+    "EventLoopPolicy",
+    "SelectorEventLoop",
+    "install",
+    "new_event_loop",
+    "run",
+    "uninstall",
+]
 
-_ASYNCIO_NAMES = frozenset(("new_event_loop", "EventLoopPolicy", "SelectorEventLoop"))
+_ASYNCIO_NAMES = frozenset(("run", "new_event_loop", "EventLoopPolicy", "SelectorEventLoop"))
 
 
 def __getattr__(name):
