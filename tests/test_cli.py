@@ -1,6 +1,7 @@
 """``python -m rselectors``: info and echo (the benchmarks are ``benches/``: test_bench_tools.py)."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -148,3 +149,19 @@ def test_echo_bad_port_reports_the_error():
         proc = cli("echo", "--host", "127.0.0.1", "--port", str(port), timeout=30)
     assert proc.returncode != 0
     assert "Address already in use" in proc.stderr
+
+
+def test_a_closed_stdout_ends_quietly():
+    """`python -m rselectors info | head -1`: the reader has gone away before the command
+    writes; it stops without a BrokenPipeError traceback."""
+    r, w = os.pipe()
+    os.close(r)  # nobody will read
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-u", "-m", "rselectors", "info"],
+            stdout=w, stderr=subprocess.PIPE, timeout=60, check=False,
+        )
+    finally:
+        os.close(w)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    assert proc.returncode == 1
