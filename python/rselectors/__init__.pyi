@@ -11,7 +11,7 @@ from selectors import SelectorKey as SelectorKey
 from typing import Any
 
 from _typeshed import FileDescriptorLike, Unused
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
 from ._asyncio import EventLoopPolicy as EventLoopPolicy
 from ._asyncio import SelectorEventLoop as SelectorEventLoop
@@ -58,6 +58,7 @@ class WakeableSelector(BaseSelector):
         wake-up; does nothing once the selector is closed. (rselectors extension.)
         """
 
+@disjoint_base
 class _BaseSelectorImpl(WakeableSelector):
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None

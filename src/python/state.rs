@@ -316,6 +316,20 @@ impl Inner {
         Ok(key.map(|k| k.into_bound(py)))
     }
 
+    /// [`lookup`](Self::lookup), letting every error of the fd lookup through, a `KeyError`
+    /// from `fileno()` included (the stdlib's mapping from CPython 3.14).
+    pub(crate) fn lookup_strict<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let py = fileobj.py();
+        let num = match convert::exact_int_fd(fileobj) {
+            Some(n) => Some(n),
+            None => self.resolve(fileobj)?.num,
+        };
+        Ok(num.and_then(|n| self.key_at(py, n)).map(|k| k.into_bound(py)))
+    }
+
     /// The registered key object for fd `n`, if any.
     pub(crate) fn key_at(&self, py: Python<'_>, n: i32) -> Option<Py<PyTuple>> {
         self.lock().slots.get(n).map(|s| s.key.clone_ref(py))

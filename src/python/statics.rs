@@ -67,6 +67,16 @@ pub(crate) fn new_key<'py>(
         .map_err(Into::into)
 }
 
+/// Whether the running CPython's `selectors._SelectorMapping` lets an error of
+/// `fileobj.fileno()` through `get` and `[]` (3.14 and later) instead of reading a `KeyError`
+/// as "not registered".
+pub(crate) fn lookup_errors_propagate(py: Python<'_>) -> PyResult<bool> {
+    static PROPAGATE: PyOnceLock<bool> = PyOnceLock::new();
+    PROPAGATE
+        .get_or_try_init(py, || Ok(py.version_info() >= (3, 14)))
+        .copied()
+}
+
 /// The ints 0..=3 as Python objects.
 pub(crate) fn event_ints(py: Python<'_>) -> PyResult<&[Py<PyAny>; 4]> {
     Ok(&statics(py)?.ints)
