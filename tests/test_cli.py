@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from _support import IS_STDLIB
+from _support import IS_STDLIB, popen_with_terminal_sigint
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="the rselectors command line"),
@@ -108,24 +108,12 @@ def test_features_accessor():
         assert f["timer"] is True
 
 
-def _popen_with_terminal_sigint(cmd, **kw):
-    """Popen whose child starts with SIGINT's default disposition, as a shell gives a foreground
-    command. A background job (e.g. a CI runner started with ``&``) inherits SIGINT ignored,
-    and Python then never raises KeyboardInterrupt. A handler set here is reset to the default
-    by exec in the child (an ignored signal would stay ignored)."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return subprocess.Popen(cmd, **kw)
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 @pytest.mark.parametrize("backend", [None, "poll", "select"])
 def test_echo(backend):
     args = ["-m", "rselectors", "echo", "--host", "127.0.0.1", "--port", "0"]
     if backend:
         args += ["--backend", backend]
-    proc = _popen_with_terminal_sigint(
+    proc = popen_with_terminal_sigint(
         [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
