@@ -817,7 +817,9 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     @rule(spec=st.one_of(fileobjs, live_fileobjs), keyword=st.booleans())
     def unregister(self, spec, keyword):
-        fileobj = self.resolve(spec)
+        self.do_unregister(self.resolve(spec), keyword)
+
+    def do_unregister(self, fileobj, keyword):
         if keyword:
             pair = self.both(lambda s: s.unregister(fileobj=fileobj))
         else:
@@ -1097,6 +1099,31 @@ class DifferentialMachine(RuleBasedStateMachine):
             del self.dead[3:]
         if self.fd_of_file(slot.file) is None:  # the last fd: the kernel drops its epitems
             self.epitems = {(fd, f) for fd, f in self.epitems if f != slot.file}
+
+    @rule(i=st.sampled_from([DUP, HIGH]), src=st.integers(0, N_BASE - 1),
+          events=st.sampled_from([1, 2, 3]), unregister=st.booleans(), ready=st.booleans())
+    def stale_then_reused(self, i, src, events, unregister, ready):
+        """README "Stale registrations", in one step: a registered dup is closed while its
+        file lives on (its epoll registration stays in the kernel), unregistered (or not), and
+        its number reused by another file, registered again; then (or not) the old file is
+        made readable. Each call is compared (or checked) as in the single rules."""
+        if self.closed or not (self._open(i) and self._open(src)):
+            return
+        dup, source = self.slots[i], self.slots[src]
+        owners = [j for j in range(N_BASE) if self._open(j) and self.slots[j].file == dup.file]
+        if source.file == dup.file or not owners:
+            return
+        n = dup.num
+        if n not in self.theirs.get_map():
+            self.do_register(n, events, None, "pos")
+        self.close_object(i, registered=False)
+        if unregister:
+            self.do_unregister(n, keyword=False)
+        os.dup2(source.num, n)
+        self.put(i, SLOT_KINDS[i], n, n, source.file)
+        self.do_register(n, events, None, "pos")
+        if ready:
+            self.poke_slot(owners[0], 1)
 
     @rule(i=slot_index, src=st.integers(0, N_BASE - 1), above=st.sampled_from([0, 1, 900]))
     def renew(self, i, src, above):
