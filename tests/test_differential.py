@@ -1237,7 +1237,7 @@ def test_machine_objects(slot):
     if slot != "eventfd" and not HAS_HIGH:
         pytest.skip(f"RLIMIT_NOFILE's hard limit {_HARD_NOFILE} < {HIGH_FD_LIMIT}: the "
                     "differential machines run without an fd >= FD_SETSIZE")
-    machine = _machine_test("EpollSelector", 1, 1)()
+    machine = _machine_test(CLASS_NAMES[0], 1, 1)()
     try:
         found = machine.slots[EFD if slot == "eventfd" else HIGH]
         assert found is not None and found.open
