@@ -294,15 +294,3 @@ def blocked_in_wait(native_id, timeout=10.0):
             return True
         time.sleep(0.005)
     return False
-
-
-def popen_with_terminal_sigint(cmd, **kw):
-    """Popen whose child starts with SIGINT's default disposition, as a shell gives a foreground
-    command. A background job (e.g. a CI runner started with ``&``) inherits SIGINT ignored,
-    and Python then never raises KeyboardInterrupt. A handler set here is reset to the default
-    by exec in the child (an ignored signal would stay ignored)."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return subprocess.Popen(cmd, **kw)
-    finally:
-        signal.signal(signal.SIGINT, old)
