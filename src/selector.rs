@@ -77,6 +77,17 @@ impl Backend {
         Selector::with_backend(self).is_ok()
     }
 
+    /// Whether this backend keeps its set in a kernel object with an fd (epoll, kqueue,
+    /// /dev/poll: [`Selector::try_as_fd`] returns it) rather than in user space (poll, select).
+    ///
+    /// ```
+    /// use rselectors::Backend;
+    /// assert!(Backend::Epoll.has_kernel_object() && !Backend::Poll.has_kernel_object());
+    /// ```
+    pub const fn has_kernel_object(self) -> bool {
+        matches!(self, Backend::Epoll | Backend::Kqueue | Backend::Devpoll)
+    }
+
     /// Whether waits on this backend honour timeouts with microsecond resolution (the
     /// kernel takes a nanosecond timeout: `epoll_pwait2`, `ppoll`, `pselect`, `kevent`), or
     /// round timeouts of a millisecond or more up to whole milliseconds (`epoll_wait` on
@@ -309,8 +320,10 @@ impl Selector {
     /// it, and being level-triggered it ends every wait at once.
     ///
     /// Clones, [`Waker`]s and [`try_as_fd`](Selector::try_as_fd) keep working: the fd
-    /// number does not change. Registrations the kernel refuses (an fd closed since) are left
-    /// out. Threads blocked in [`select`](Selector::select) are woken to wait again on the
+    /// number does not change. Registrations that no longer name what they were made for are
+    /// left out: epoll holds a registration by file, so one whose fd was closed since (even if
+    /// a duplicate keeps the file open: no fd can name it any more), or whose number now names
+    /// another file, is not carried over; the kernel refuses others. Threads blocked in [`select`](Selector::select) are woken to wait again on the
     /// new set. Registration calls running at the same time as `reopen` may act on the old
     /// set and be lost: serialise them. On error nothing has changed.
     ///
@@ -325,7 +338,10 @@ impl Selector {
         dispatch!(&self.driver, d => {
             let fresh = fresh_like(d, &self.wake, &self.timer)?;
             for (fd, token, interest) in registrations {
-                if self.user_fd(fd).is_ok() && checked_token(token).is_ok() {
+                let carried = self.user_fd(fd).is_ok()
+                    && checked_token(token).is_ok()
+                    && d.holds(fd, token, interest);
+                if carried {
                     let _ = fresh.register(fd, token, interest, &self.wake);
                 }
             }

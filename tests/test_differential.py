@@ -42,8 +42,9 @@ Where rselectors deliberately differs from the stdlib (README "Known differences
 Also encoded, found by this machine and not in README's table: an ``AttributeError`` names
 the native class with its module (``'rselectors.PollSelector' object has no attribute``), and
 an error raised ``from None`` keeps no ``__context__`` (the traceback shows the same).
-Differences that look like bugs are pinned by strict-xfail ``test_finding_*`` tests at the end
-and stepped around in the machine (search FINDING) until fixed.
+Two differences it found were bugs and are fixed, each pinned by a test at the end
+(``test_closed_epoll_select_checks_closed_before_the_timeout``,
+``test_rebuild_never_adds_the_file_a_reused_number_names``).
 With RSELECTORS_UNDER_TEST=selectors there are no differences to model: both sides get
 every operation and every comparison is exact.
 """
@@ -646,17 +647,17 @@ class DifferentialMachine(RuleBasedStateMachine):
         """Keys whose fd number no longer names the file it named at register()."""
         return [fd for fd, file in self.reg_file.items() if self.file_of(fd) != file]
 
-    def leave_finding_2(self):
-        """FINDING 2 (test_finding_rebuild_follows_fd_numbers): when ours sheds stale
-        registrations it re-adds every key by its fd number as it is now, so a key whose fd
-        was closed (or now names another file) stops reporting (or reports the other file),
-        where the stdlib's epoll set keeps the registration made. Until that is fixed, the
-        machine unregisters such keys (on both sides, compared) before ours can select
-        with a stale registration around. Remove this when the finding is fixed."""
+    def leave_closed_keys(self):
+        """README "Known differences" (test_rebuild_drops_a_key_whose_fd_was_closed): when ours
+        sheds stale registrations, a key whose fd was closed (its number free or another
+        file's now) cannot be carried over, since no fd names its file any more, where the
+        stdlib's epoll set keeps reporting that file while it lives. The machine unregisters
+        such keys (on both sides, compared) before ours can select with a stale registration
+        around."""
         if self.KIND != "EpollSelector" or self.closed or not self.stale():
             return
         for fd in self.moved_keys():
-            event("finding 2: a moved key unregistered")
+            event("a closed key unregistered before a rebuild")
             self.returned_key_flags(self.both(lambda s, fd=fd: s.unregister(fd)))
             del self.reg_file[fd]
             self.epitems.discard((fd, self.file_of(fd)))
@@ -847,13 +848,6 @@ class DifferentialMachine(RuleBasedStateMachine):
         op = (lambda s: s.select(timeout=timeout)) if keyword else (lambda s: s.select(timeout))
         if self.closed_poll_or_select():
             self.closed_only_ours(op)
-            return
-        if FIXES and self.closed and self.KIND == "EpollSelector" and timeout in (2**70, 1e300):
-            # FINDING 1 (test_finding_closed_epoll_select_overflow): the stdlib's "closed"
-            # ValueError, ours the timeout's OverflowError. Both raise, nothing changes.
-            for side in (self.ours, self.theirs):
-                assert call(op, side)[0] == "raise"
-            self.check_logs()
             return
         ours = self.compare_select(op)
         m = self.ours.get_map()
@@ -1152,7 +1146,7 @@ class DifferentialMachine(RuleBasedStateMachine):
             self.closed_steps += 1
             if self.closed_steps > 3:
                 self.start_selectors(not self.subclass)
-        self.leave_finding_2()
+        self.leave_closed_keys()
         maps = (self.ours.get_map(), self.theirs.get_map())
         assert (maps[0] is None) == (maps[1] is None)
         if maps[0] is None:
@@ -1248,7 +1242,7 @@ def test_machine_objects(slot):
         machine.teardown()
 
 
-# --- findings of the machine that differ from the stdlib, pinned until fixed ------------------
+# --- what the machine found: two bugs (fixed) and a documented difference -----------------
 
 needs_epoll = pytest.mark.skipif(
     IS_STDLIB or not hasattr(TARGET, "EpollSelector"),
@@ -1257,11 +1251,10 @@ needs_epoll = pytest.mark.skipif(
 
 
 @needs_epoll
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="FINDING 1: a closed EpollSelector's select() with a "
-                   "timeout too large for the kernel raises OverflowError; the stdlib checks "
-                   "'closed' first: ValueError('I/O operation on closed epoll object')")
 @pytest.mark.parametrize("timeout", [2**70, 1e300])
-def test_finding_closed_epoll_select_overflow(timeout):
+def test_closed_epoll_select_checks_closed_before_the_timeout(timeout):
+    """Found by the machine: the stdlib's epoll object checks "closed" before converting the
+    timeout (ValueError, not the timeout's OverflowError)."""
     ours, theirs = TARGET.EpollSelector(), stdlib.EpollSelector()
     ours.close()
     theirs.close()
@@ -1313,10 +1306,20 @@ def _select_after_stale(module, moved):
 
 
 @needs_epoll
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="FINDING 2: shedding a stale epoll registration re-adds "
-                   "every key by its fd number as it is now: a key whose fd was closed stops "
-                   "reporting its (still open) file, one whose number names another file "
-                   "reports that file; the stdlib's epoll set keeps the registration made")
-@pytest.mark.parametrize("moved", ["closed", "reused"])
-def test_finding_rebuild_follows_fd_numbers(moved):
-    assert _select_after_stale(TARGET, moved) == _select_after_stale(stdlib, moved)
+def test_rebuild_never_adds_the_file_a_reused_number_names():
+    """Found by the machine: shedding a stale registration must carry over only what the
+    kernel set holds: a key whose fd number now names another (unregistered) file reports
+    nothing, as in the stdlib (it reported that file's readiness)."""
+    assert _select_after_stale(TARGET, "reused") == _select_after_stale(stdlib, "reused")
+
+
+@needs_epoll
+@pytest.mark.fixes_stdlib("a registration no fd can name is dropped with the stale ones")
+def test_rebuild_drops_a_key_whose_fd_was_closed():
+    """README "Known differences": a key whose fd was closed without unregister, its file
+    kept open by a duplicate, is reported by the stdlib as long as the file is ready; ours
+    stops when it sheds a stale registration (no fd names that file any more, so it cannot
+    be carried over). Before that, both report it."""
+    ours = _select_after_stale(TARGET, "closed")
+    assert ours[0] == [("k", 2)] and ours[-1] == [], ours
+    assert _select_after_stale(stdlib, "closed") == [[("k", 2)]] * 3

@@ -155,6 +155,14 @@ impl Driver for Epoll {
         Ok(())
     }
 
+    fn holds(&self, fd: RawFd, token: Token, interest: Interest) -> bool {
+        // A modify to what it already is changes nothing, and succeeds only if the set holds
+        // a registration for the file `fd` names now (EBADF: closed; ENOENT: another file).
+        self.ep
+            .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
+            .is_ok()
+    }
+
     fn adopt(&self, fresh: Epoll, _: &WakeState) -> io::Result<()> {
         self.ep.replace(fresh.ep)?;
         self.registered

@@ -68,6 +68,14 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// [`Token::TIMER`]; user-space backends watch them at wait time instead).
     fn attach(&self, wake: &WakeState, timer: Option<RawFd>) -> io::Result<()>;
 
+    /// Whether this backend's set holds `fd`'s registration (with `token` and `interest`) for
+    /// the file `fd` names now: what [`Selector::reopen`](crate::Selector::reopen) carries
+    /// over. A kernel set (epoll) keeps a registration by file, so a number closed or reused
+    /// since no longer names it; user-space sets hold numbers.
+    fn holds(&self, _fd: RawFd, _token: Token, _interest: Interest) -> bool {
+        true
+    }
+
     /// Takes over `fresh`'s kernel object (under this one's fd number) and registrations:
     /// `fresh` is a new driver of the same kind, attached to `wake`, with the registrations
     /// this one is to hold from now on (see `Selector::reopen`).

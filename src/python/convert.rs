@@ -134,9 +134,15 @@ const FAST_MAX_SECS: f64 = i32::MAX as f64 / 1e3;
 /// NaN, infinities, huge values, non-numbers) is checked by `timeouts.py`, which applies the
 /// stdlib backend's own arithmetic and lets the stdlib's `select` module raise its exact
 /// error for the running Python version.
+///
+/// `closed`: the selector is closed and has a kernel object (epoll, kqueue, /dev/poll): the
+/// slow path then checks against a closed stdlib object, so that the stdlib's arithmetic
+/// errors come first and its "closed" error next, as they do there. (The fast path cannot
+/// fail; the caller raises "closed" after it.)
 pub(crate) fn timeout(
     backend: Backend,
     timeout: Option<&Bound<'_, PyAny>>,
+    closed: bool,
 ) -> PyResult<Option<Duration>> {
     let Some(t) = timeout else { return Ok(None) };
     if t.is_none() {
@@ -159,7 +165,9 @@ pub(crate) fn timeout(
                 Backend::Select => "select_",
                 other => other.name(),
             };
-            let checked = checker(t.py())?.bind(t.py()).call_method1(name, (t,))?;
+            let checked = checker(t.py())?
+                .bind(t.py())
+                .call_method1(name, (t, closed))?;
             checked.extract::<f64>()?
         }
     };

@@ -53,11 +53,10 @@ pub(crate) fn selector_closed() -> PyErr {
 /// `ValueError("I/O operation on closed epoll object")` (kqueue, devpoll alike); poll and
 /// select selectors, which the stdlib keeps usable after close, raise `RuntimeError`.
 pub(crate) fn kernel_object_closed(backend: Backend) -> PyErr {
-    match backend {
-        Backend::Epoll | Backend::Kqueue | Backend::Devpoll => {
-            PyValueError::new_err(format!("I/O operation on closed {} object", backend.name()))
-        }
-        Backend::Poll | Backend::Select => selector_closed(),
+    if backend.has_kernel_object() {
+        PyValueError::new_err(format!("I/O operation on closed {} object", backend.name()))
+    } else {
+        selector_closed()
     }
 }
 

@@ -1,8 +1,8 @@
 //! `get_map()`'s live, read-only `Mapping` view of a selector's keys.
 
 use super::errors;
-use super::statics;
 use super::state::Inner;
+use super::statics;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};

@@ -149,7 +149,13 @@ impl BaseSelectorImpl {
         py: Python<'py>,
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let timeout = convert::timeout(self.inner.backend, timeout)?;
+        // A closed epoll/kqueue/devpoll object: the stdlib's arithmetic errors, then its
+        // "closed" error, before the conversion errors of its select module.
+        let closed = self.inner.backend.has_kernel_object() && self.inner.is_closed();
+        let timeout = convert::timeout(self.inner.backend, timeout, closed)?;
+        if closed {
+            return Err(errors::kernel_object_closed(self.inner.backend));
+        }
         let mut ready = READY.take();
         let waited = if timeout == Some(Duration::ZERO) {
             self.inner.select_now(py, &mut ready)

@@ -327,7 +327,9 @@ impl Inner {
             Some(n) => Some(n),
             None => self.resolve(fileobj)?.num,
         };
-        Ok(num.and_then(|n| self.key_at(py, n)).map(|k| k.into_bound(py)))
+        Ok(num
+            .and_then(|n| self.key_at(py, n))
+            .map(|k| k.into_bound(py)))
     }
 
     /// The registered key object for fd `n`, if any.
