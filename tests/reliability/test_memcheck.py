@@ -8,8 +8,10 @@ These wrap ``scripts/memcheck`` (see it and tests/reliability/README.md):
   valgrind memcheck (stable toolchain);
 * ``asan-python``: the extension built with AddressSanitizer, then pytest under
   ``LD_PRELOAD=libasan``. With ``RSELECTORS_SOAK_SCALE`` < 1 (CI) a short subset runs (the
-  bad-input, fd-reuse, leak/GC and thread reliability tests); at 1 the reliability and
-  contract suites;
+  FFI key tests, the bad-input, fd-reuse, leak/GC and thread reliability tests); at 1 the
+  FFI key, reliability and contract suites;
+* ``valgrind-python``: the FFI key tests under valgrind with the installed extension; fails on
+  any error with a frame in the extension;
 * the long FdMap fuzz run (``--ignored``), seeds scaled by ``RSELECTORS_SOAK_SCALE``.
 
 A stage that cannot run on the machine (no nightly, no valgrind, no libasan) is skipped with
@@ -35,6 +37,7 @@ pytestmark = [
 ]
 
 SHORT = [
+    "tests/test_selector_keys.py",
     "tests/reliability/test_badinput.py",
     "tests/reliability/test_fdreuse.py",
     "tests/reliability/test_leaks.py",
@@ -78,6 +81,11 @@ def test_memcheck_rust_core_valgrind():
 def test_memcheck_python_suite_asan():
     args = SHORT if SOAK_SCALE < 1 else []  # [] = the script's default: reliability + contract
     _run_stage(["asan-python"], args, timeout=7000)
+
+
+@pytest.mark.timeout(3600)
+def test_memcheck_python_ffi_valgrind():
+    _run_stage(["valgrind-python"])
 
 
 @pytest.mark.timeout(7200)
