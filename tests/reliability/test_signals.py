@@ -162,6 +162,9 @@ def _sigint_rounds(sel, rounds, delay=0.01, latencies=None):
             finally:
                 sender.ack()
             if sender.sent_at is None:
+                if sender.resent:
+                    pytest.fail(f"a round's KeyboardInterrupt took over 1 s: the watchdog re-sent "
+                                f"SIGINT {sender.resent} time(s), and it interrupted the next round")
                 pytest.fail("KeyboardInterrupt before SIGINT was sent")
             latencies.append(got - sender.sent_at)
         lost = sender.resent
