@@ -321,16 +321,19 @@ def _select_result_types(result):
 
 
 _ARITY_WORDS = re.compile(r"\(\) (missing .*|got an unexpected keyword .*|got multiple .*)$")
+# CPython 3.14+ ends Python's "unexpected keyword" message with a suggestion; PyO3 has none.
+_SUGGESTION = re.compile(r"\. Did you mean '[^']*'\?$")
 
 
 def _same_arity_error(ours, theirs, method):
     """Difference 8: both raise TypeError naming the method; where Python and PyO3 use the
-    same words (missing/unexpected/multiple), the words after the name agree."""
+    same words (missing/unexpected/multiple), the words after the name agree (up to the
+    suggestion CPython 3.14+ appends to an unexpected keyword, which PyO3 does not make)."""
     assert ours[0] == theirs[0] == "raise", (ours, theirs)
     o, t = ours[1], theirs[1]
     assert type(o) is type(t) is TypeError, (o, t)
     assert f"{method}()" in str(o) and f"{method}()" in str(t), (o, t)
-    words = _ARITY_WORDS.search(str(t))
+    words = _ARITY_WORDS.search(_SUGGESTION.sub("", str(t)))
     if words:
         assert str(o).endswith(words.group(1)), (o, t)
     assert o.__cause__ is None and shown_chain(o)[2] is None, o
