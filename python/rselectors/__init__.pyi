@@ -25,7 +25,6 @@ __all__ = [
     "BaseSelector",
     "DefaultSelector",
     "EventLoopPolicy",
-    "PollSelector",
     "SelectSelector",
     "SelectorEventLoop",
     "SelectorKey",
@@ -33,6 +32,8 @@ __all__ = [
     "new_event_loop",
     "uninstall",
 ]
+if sys.platform != "win32":
+    __all__ += ["PollSelector"]
 if sys.platform == "linux":
     __all__ += ["EpollSelector"]
 if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win32":
@@ -60,7 +61,9 @@ class _BaseSelectorImpl(BaseSelector):
         """
 
 class SelectSelector(_BaseSelectorImpl): ...
-class PollSelector(_BaseSelectorImpl): ...
+
+if sys.platform != "win32":
+    class PollSelector(_BaseSelectorImpl): ...
 
 if sys.platform == "linux":
     class EpollSelector(_BaseSelectorImpl):
@@ -77,4 +80,5 @@ if sys.platform != "win32" and sys.platform != "linux":
 
 # At run time an alias of the best class that works here (as in the stdlib), chosen at import.
 class DefaultSelector(_BaseSelectorImpl):
-    def fileno(self) -> int: ...
+    if sys.platform != "win32":
+        def fileno(self) -> int: ...
