@@ -3,10 +3,10 @@
 //!
 //! A wait puts every reader in the read set and every writer in the write set *and* the
 //! except set: winsock reports a failed non-blocking `connect` there, never as writable (the
-//! stdlib's Windows `SelectSelector` passes its writers as the except set too). `select()`
-//! leaves in each set only its ready sockets, and the results are merged into one [`Event`]
-//! per socket: read -> readable; write -> writable; except -> writable and error, so a failed
-//! connect reads as on Unix, where the socket turns writable with the error pending.
+//! stdlib's Windows `SelectSelector` does the same). `select()` leaves in each set only its
+//! ready sockets, and the results are merged into one [`Event`] per socket: read ->
+//! readable; write or except -> writable, as the stdlib reports them, so a failed connect
+//! reads as on Unix, where the socket turns writable with the error pending (`SO_ERROR`).
 //!
 //! The sets are sized by the registrations (see `sys::winsock::SocketSet`): no `FD_SETSIZE`
 //! ceiling. Everything but the kernel call is platform-neutral and unit-tested on every
@@ -54,14 +54,14 @@ struct State {
 }
 
 /// The flags of one report: what `select()` said, kept only where the registration's current
-/// interest asked for it (the except set holds the writers, so it counts for writers).
+/// interest asked for it.
 fn masked(reported: u8, interest: Interest) -> u8 {
     let mut keep = 0;
     if interest.is_readable() {
         keep |= flags::READABLE;
     }
     if interest.is_writable() {
-        keep |= flags::WRITABLE | flags::ERROR;
+        keep |= flags::WRITABLE;
     }
     reported & keep
 }
@@ -136,7 +136,8 @@ impl State {
         }
     }
 
-    /// After a wait: one event per registered socket the sets report, in scan order, under
+    /// After a wait: one event per registered socket the sets report (read: readable; write
+    /// or except: writable), in scan order, under
     /// its current token and masked with its current interest (a registration changed
     /// during the wait counts as it is now; one removed is skipped). Stops when `events` is
     /// full; the next wait's scan starts at the socket left out. Returns whether `notify`
@@ -154,7 +155,7 @@ impl State {
         let reports = [
             (&*read, flags::READABLE),
             (&*write, flags::WRITABLE),
-            (&*except, flags::WRITABLE | flags::ERROR),
+            (&*except, flags::WRITABLE),
         ];
         for (set, f) in reports {
             for socket in set.sockets() {
@@ -363,10 +364,10 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let woken = wait(&s, &w, &mut events, [&[108], &[104, 108], &[104]]).unwrap();
         assert!(!woken);
-        // 104's connect failed: writable and in error, as on Unix.
+        // 104's connect failed (except set): writable, as the stdlib and Unix say.
         assert_eq!(
             reported(&events),
-            [(104, false, true, true), (108, true, true, false)]
+            [(104, false, true, false), (108, true, true, false)]
         );
         // The notifier ends the wait and is reported as a wake-up, never as an event.
         let notify = w.notify_fd().raw_fd();

@@ -93,7 +93,7 @@ pub(crate) fn os_error(err: io::Error) -> PyErr {
         #[cfg(unix)]
         return PyOSError::new_err((code, strerror));
         #[cfg(windows)]
-        return PyOSError::new_err((code, strerror, (), code));
+        return PyOSError::new_err((code, strerror, None::<&str>, code));
     }
     match err.kind() {
         io::ErrorKind::InvalidInput => PyValueError::new_err(err.to_string()),
