@@ -1,6 +1,11 @@
-//! Declares the cfg names that say which kernel interfaces the target has.
+//! Declares the cfg names that say which kernel interfaces the target has, and with the
+//! `python` feature the interpreter's.
 
 fn main() {
+    // The interpreter's version and ABI as cfgs (`Py_3_14`, `Py_LIMITED_API`, ...), as PyO3
+    // sets them for itself.
+    #[cfg(feature = "python")]
+    pyo3_build_config::use_pyo3_cfgs();
     println!("cargo::rustc-check-cfg=cfg(epoll_available)");
     println!("cargo::rustc-check-cfg=cfg(kqueue_available)");
     println!("cargo::rustc-check-cfg=cfg(devpoll_available)");

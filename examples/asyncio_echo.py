@@ -4,14 +4,14 @@
     python examples/asyncio_echo.py --port 0        # any free port (printed)
     python examples/asyncio_echo.py --demo          # server + 20 clients, then exit
 
-The loop comes from ``rselectors.new_event_loop()``: asyncio's ``SelectorEventLoop`` on
-``rselectors.DefaultSelector()``, woken across threads by the selector's native ``wakeup()``.
+``rselectors.run(main(...))`` runs it as ``asyncio.run`` would, on ``rselectors.new_event_loop()``:
+asyncio's ``SelectorEventLoop`` on ``rselectors.DefaultSelector()``, woken across threads by the
+selector's native ``wakeup()``.
 """
 
 import argparse
 import asyncio
 import signal
-import sys
 
 import rselectors
 
@@ -64,17 +64,6 @@ async def main(args):
         print("shutting down", flush=True)
 
 
-def run(coro):
-    """Run ``coro`` on rselectors' loop, with the best API of this Python version."""
-    if sys.version_info >= (3, 12):
-        return asyncio.run(coro, loop_factory=rselectors.new_event_loop)
-    if sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=rselectors.new_event_loop) as runner:
-            return runner.run(coro)
-    asyncio.set_event_loop_policy(rselectors.EventLoopPolicy())
-    return asyncio.run(coro)
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="localhost")
@@ -90,6 +79,6 @@ def parse_args(argv=None):
 if __name__ == "__main__":
     ARGS = parse_args()
     try:
-        run(main(ARGS))
+        rselectors.run(main(ARGS))
     except KeyboardInterrupt:
         pass

@@ -85,6 +85,14 @@ def keys_and_map() -> None:
     b.close()
 
 
+def wake_if_possible(sel: stdlib_selectors.BaseSelector) -> bool:
+    """Typed against the stdlib's BaseSelector; narrows to use rselectors' wakeup()."""
+    if isinstance(sel, selectors.WakeableSelector):
+        sel.wakeup()
+        return True
+    return False
+
+
 def wakeup_from_thread() -> None:
     sel = selectors.DefaultSelector()
     threading.Timer(0.01, sel.wakeup).start()
@@ -130,11 +138,20 @@ def run_asyncio() -> bytes:
         loop.close()
 
 
+def run_asyncio_with_run() -> bytes:
+    data: bytes = selectors.run(asyncio_echo(), debug=False)
+    return data
+
+
 def main() -> int:
     assert echo_round_trip() == b"hello"
     keys_and_map()
     wakeup_from_thread()
     assert run_asyncio() == b"ping"
+    assert run_asyncio_with_run() == b"ping"
+    with selectors.DefaultSelector() as ours, stdlib_selectors.SelectSelector() as theirs:
+        assert wake_if_possible(ours) and ours.select(timeout=10) == []
+        assert not wake_if_possible(theirs)
     policy: asyncio.AbstractEventLoopPolicy = selectors.EventLoopPolicy()
     loop = policy.new_event_loop()
     assert isinstance(loop, selectors.SelectorEventLoop)

@@ -4,7 +4,9 @@ Usage: python _cpython_runner.py TARGET TEST_MODULE [TEST_MODULE...] [--exclude 
 
 TARGET is the module to put in ``sys.modules["selectors"]`` before anything imports asyncio
 or the tests (``selectors`` = the stdlib itself). The last line printed is
-``RESULT {json}`` with the counts, used by tests/test_cpython_suites.py.
+``RESULT {json}`` with the counts and the id of every test that ran, was skipped (with its
+reason) or failed, used by tests/test_cpython_suites.py to compare a run on rselectors with
+one on the stdlib.
 """
 
 import argparse
@@ -31,6 +33,18 @@ def _iter_tests(suite):
             yield from _iter_tests(test)
         else:
             yield test
+
+
+class _RecordingResult(unittest.TextTestResult):
+    """A TextTestResult that also remembers the id of every test it ran."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ran_ids = []
+
+    def startTest(self, test):
+        self.ran_ids.append(test.id())
+        super().startTest(test)
 
 
 def main():
@@ -62,13 +76,16 @@ def main():
     assert check_mod is mod, "a test module replaced sys.modules['selectors']"
 
     t0 = time.monotonic()
-    runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=args.verbosity)
+    runner = unittest.TextTestRunner(
+        stream=sys.stderr, verbosity=args.verbosity, resultclass=_RecordingResult
+    )
     result = runner.run(suite)
     elapsed = time.monotonic() - t0
 
     summary = {
         "target": args.target,
         "modules": args.modules,
+        "python": sys.version.split()[0],
         "ran": result.testsRun,
         "failures": len(result.failures),
         "errors": len(result.errors),
@@ -78,6 +95,8 @@ def main():
         "excluded": sorted(seen_excluded),
         "excluded_not_found": sorted(excluded - seen_excluded),
         "failed_ids": [t.id() for t, _ in result.failures + result.errors],
+        "ran_ids": result.ran_ids,
+        "skipped_ids": {t.id(): reason for t, reason in result.skipped},
         "seconds": round(elapsed, 1),
     }
     sys.stdout.write("RESULT " + json.dumps(summary) + "\n")

@@ -14,6 +14,7 @@ import select as _select_module
 import selectors as stdlib
 import signal
 import socket
+import subprocess
 import time
 import traceback
 import warnings
@@ -104,6 +105,18 @@ def assert_raises_like(expected, func, *args, **kwargs):
     assert type(exc) is type(expected), (exc, expected)
     assert exc.args == expected.args, (exc.args, expected.args)
     return exc
+
+
+def popen_with_terminal_sigint(cmd, **kw):
+    """Popen whose child starts with SIGINT's default disposition, as a shell gives a foreground
+    command. A background job (e.g. a CI runner started with ``&``) inherits SIGINT ignored,
+    and Python then never raises KeyboardInterrupt. A handler set here is reset to the default
+    by exec in the child (an ignored signal would stay ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(cmd, **kw)
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def socketpair():

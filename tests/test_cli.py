@@ -1,6 +1,7 @@
 """``python -m rselectors``: info and echo (the benchmarks are ``benches/``: test_bench_tools.py)."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -9,7 +10,7 @@ import sys
 import time
 
 import pytest
-from _support import IS_STDLIB
+from _support import IS_STDLIB, popen_with_terminal_sigint
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="the rselectors command line"),
@@ -108,24 +109,12 @@ def test_features_accessor():
         assert f["timer"] is True
 
 
-def _popen_with_terminal_sigint(cmd, **kw):
-    """Popen whose child starts with SIGINT's default disposition, as a shell gives a foreground
-    command. A background job (e.g. a CI runner started with ``&``) inherits SIGINT ignored,
-    and Python then never raises KeyboardInterrupt. A handler set here is reset to the default
-    by exec in the child (an ignored signal would stay ignored)."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return subprocess.Popen(cmd, **kw)
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 @pytest.mark.parametrize("backend", [None, "poll", "select"])
 def test_echo(backend):
     args = ["-m", "rselectors", "echo", "--host", "127.0.0.1", "--port", "0"]
     if backend:
         args += ["--backend", backend]
-    proc = _popen_with_terminal_sigint(
+    proc = popen_with_terminal_sigint(
         [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
@@ -160,3 +149,19 @@ def test_echo_bad_port_reports_the_error():
         proc = cli("echo", "--host", "127.0.0.1", "--port", str(port), timeout=30)
     assert proc.returncode != 0
     assert "Address already in use" in proc.stderr
+
+
+def test_a_closed_stdout_ends_quietly():
+    """`python -m rselectors info | head -1`: the reader has gone away before the command
+    writes; it stops without a BrokenPipeError traceback."""
+    r, w = os.pipe()
+    os.close(r)  # nobody will read
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-u", "-m", "rselectors", "info"],
+            stdout=w, stderr=subprocess.PIPE, timeout=60, check=False,
+        )
+    finally:
+        os.close(w)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    assert proc.returncode == 1

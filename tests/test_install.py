@@ -59,6 +59,48 @@ def test_install_patches_default_selector():
     )
 
 
+def test_install_patches_exactly_one_attribute_and_not_the_loop():
+    """install() changes selectors.DefaultSelector and nothing else: no other attribute of
+    selectors or asyncio, not the event loop policy; so asyncio's default loop gets our
+    selector but stays asyncio's class, woken through its self-pipe (rselectors.run() is the
+    route to the wakeup() loop)."""
+    run_py(
+        """
+        import asyncio
+        import selectors
+        import sys
+        import rselectors
+
+        def snapshot():
+            asyncio_modules = [m for n, m in sys.modules.items() if n.startswith("asyncio")]
+            return {
+                (mod.__name__, name): value
+                for mod in (selectors, *asyncio_modules)
+                for name, value in vars(mod).items()
+            }
+
+        policy = asyncio.get_event_loop_policy()
+        before = snapshot()
+        rselectors.install()
+        after = snapshot()
+        changed = {k for k in before.keys() | after.keys() if before.get(k) is not after.get(k)}
+        assert changed == {("selectors", "DefaultSelector")}, changed
+        assert asyncio.get_event_loop_policy() is policy
+        assert type(policy).__module__.startswith("asyncio."), policy
+
+        async def which():
+            loop = asyncio.get_running_loop()
+            return type(loop), type(loop._selector), "_write_to_self" in vars(loop)
+
+        loop_class, selector_class, wakeup_patched = asyncio.run(which())
+        assert loop_class.__module__.startswith("asyncio."), loop_class
+        assert selector_class is rselectors.DefaultSelector, selector_class
+        assert not wakeup_patched  # asyncio's own _write_to_self: the self-pipe
+        rselectors.uninstall()
+        """
+    )
+
+
 def test_uninstall_without_install_is_a_no_op():
     run_py(
         """

@@ -1,6 +1,7 @@
 """Threads: registration changes while another thread is blocked in select(); close() from
 another thread wakes select(); changes made during a wait are seen by that same wait."""
 
+import selectors as stdlib
 import threading
 import time
 
@@ -151,6 +152,27 @@ def test_close_wakes_select(selector_class, socketpair, registered, timeout):
     assert waiter.ended_at - t0 < 1.0
     assert sel.get_map() is None
     sel.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "name", [n for n in ("EpollSelector", "PollSelector", "SelectSelector") if hasattr(stdlib, n)]
+)
+def test_stdlib_select_stays_blocked_after_close_from_another_thread(name, socketpair):
+    """The stdlib side of gh-91433 (what the test above fixes), on every backend, epoll
+    included: a select(None) blocked in another thread does not return when the selector is
+    closed. The test then makes the registered socket readable, which releases it."""
+    rd, wr = socketpair()
+    sel = getattr(stdlib, name)()
+    sel.register(rd, EVENT_READ)
+    waiter = _start_waiter(sel, None)
+    sel.close()
+    waiter.join(0.5)
+    still_blocked = waiter.is_alive()
+    wr.send(b"x")
+    waiter.join(10)
+    assert still_blocked, (waiter.result, waiter.error)
+    assert not waiter.is_alive()
 
 
 @pytest.mark.fixes_stdlib("gh-91433: close() from another thread wakes every blocked select()")

@@ -1,6 +1,7 @@
 """Typing: rselectors' stubs match typeshed's selectors signatures and the runtime.
 
-* ``mypy --strict examples/typed_usage.py`` passes (rselectors used as the stdlib module);
+* ``mypy --strict examples/typed_usage.py`` passes (rselectors used as the stdlib module), and
+  so do the README's examples (taken from README.md), which also run;
 * mypy reports misuse through the stubs (so they are really used, not ``Any``);
 * ``mypy.stubtest`` finds the stubs consistent with the runtime module.
 
@@ -63,6 +64,38 @@ def test_mypy_strict_on_the_typed_example(mypy, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def readme_example(heading):
+    """The first ```python block after the line ``heading`` of README.md (read by the test, so
+    the README's example cannot drift from what is checked)."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index(f"\n{heading}\n")
+    block = re.search(r"\n```python\n(.*?)\n```\n", text[start:], re.DOTALL)
+    assert block, f"no python block after {heading!r} in README.md"
+    return block.group(1) + "\n"
+
+
+README_EXAMPLES = {
+    # heading: what running the example prints
+    "## Quick example": "a side b'ping'\n",
+    "## asyncio": "DONE\n",
+    "## Typing": "True False\n",
+}
+
+
+@pytest.mark.parametrize("heading", list(README_EXAMPLES))
+def test_readme_example_passes_mypy_strict_and_runs(mypy, tmp_path, heading):
+    example = tmp_path / "readme_example.py"
+    example.write_text(readme_example(heading))
+    proc = mypy("--strict", "--cache-dir", str(tmp_path / "cache"), str(example))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == README_EXAMPLES[heading]
+
+
 def test_mypy_reports_misuse_through_the_stubs(mypy, tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text(
@@ -77,6 +110,21 @@ def test_mypy_reports_misuse_through_the_stubs(mypy, tmp_path):
             loop: int = selectors.new_event_loop()
             reveal_type(sel.get_key(0).fd)
             reveal_type(selectors.EVENT_WRITE)
+
+            import asyncio
+            import selectors as stdlib
+
+            async def answer() -> int:
+                return 42
+
+            reveal_type(selectors.run(answer()))
+            selectors.run(answer(), loop_factory=asyncio.new_event_loop)
+            selectors.run(answer)
+            base: stdlib.BaseSelector = sel
+            base.wakeup()
+            if isinstance(base, selectors.WakeableSelector):
+                reveal_type(base)
+                base.wakeup()
             """
         )
     )
@@ -89,6 +137,15 @@ def test_mypy_reports_misuse_through_the_stubs(mypy, tmp_path):
     assert '"SelectorEventLoop"' in out
     assert re.search(r'Revealed type is "(builtins\.)?int"', out), out
     assert re.search(r'Revealed type is "Literal\[2\]', out), out
+    # run(): the coroutine's result type; a stdlib loop factory or a coroutine function refused
+    run_line = bad.read_text().splitlines().index("reveal_type(selectors.run(answer()))") + 1
+    assert re.search(rf'bad\.py:{run_line}: note: Revealed type is "(builtins\.)?int"', out), out
+    assert 'Argument "loop_factory" to "run" has incompatible type' in out, out
+    assert 'Argument 1 to "run" has incompatible type' in out, out
+    # BaseSelector has no wakeup(); isinstance(..., WakeableSelector) narrows to one that has
+    assert '"BaseSelector" has no attribute "wakeup"' in out, out
+    assert 'Revealed type is "rselectors.WakeableSelector"' in out, out
+    assert out.count("has no attribute \"wakeup\"") == 1, out
 
 
 def test_stubtest(mypy, tmp_path):

@@ -1,7 +1,8 @@
 """The release wheels. ``maturin build --release`` (and ``pip wheel .``) gives one wheel for the
 CPython that builds it, on the full C API (the fastest build); ``maturin build --release
 --features abi3-py39`` gives one portable abi3 wheel, and rselectors installs and works from it
-in a fresh venv of every CPython >= 3.9 on the machine.
+in a fresh venv of every CPython >= 3.9 on the machine, where ``tests/test_run.py``
+(``rselectors.run()``, whose code differs per Python version) also runs against the wheel.
 
 Marked ``slow`` (each release build takes a minute or two from cold); CI runs it. Set
 ``RSELECTORS_WHEEL`` to a wheel file or a directory of wheels (CI's build: the default wheel
@@ -10,7 +11,12 @@ built.
 
 Interpreters are found the way a developer machine or CI runner has them: pyenv's versions
 (``$PYENV_ROOT/versions/*/bin/python3``, ``pyenv root`` or ``~/.pyenv``) and ``python3.X`` on
-``PATH``. A version that is absent is skipped, not failed.
+``PATH``. ``RSELECTORS_PYTHONS`` lists the versions the environment claims to provide
+(``"3.9 3.10 ..."``; CI sets it for the host and for each chroot): a claimed version that is
+absent fails, an unclaimed absent one is skipped.
+
+The smoke test each installed wheel must pass is ``tests/wheel_smoke.py`` (scripts/release
+runs it on the release set too).
 """
 
 import glob
@@ -20,14 +26,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import textwrap
 import zipfile
 
 import pytest
 from _support import IS_STDLIB
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MINORS = range(9, 15)  # 3.9 ... 3.14; newer ones found on the machine are added below
+MINORS = range(9, 16)  # 3.9 ... 3.15; newer ones claimed or found are added below
+SMOKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wheel_smoke.py")
 
 pytestmark = [
     pytest.mark.slow,
@@ -90,7 +96,19 @@ def find_interpreters():
 
 
 INTERPRETERS = find_interpreters()
-VERSIONS = sorted({(3, m) for m in MINORS} | set(INTERPRETERS))
+def claimed_versions():
+    """The (3, minor) versions listed in RSELECTORS_PYTHONS ("3.9 3.10", commas allowed)."""
+    text = os.environ.get("RSELECTORS_PYTHONS", "").replace(",", " ")
+    claimed = set()
+    for item in text.split():
+        major, _, minor = item.partition(".")
+        assert major == "3" and minor.isdigit(), f"RSELECTORS_PYTHONS: bad version {item!r}"
+        claimed.add((3, int(minor)))
+    return claimed
+
+
+CLAIMED = claimed_versions()
+VERSIONS = sorted({(3, m) for m in MINORS} | set(INTERPRETERS) | CLAIMED)
 
 
 WHEEL_RE = re.compile(r"rselectors-[^-]+-(cp3(\d+))-(abi3|cp3\d+)-[\w.]+\.whl$")
@@ -126,9 +144,12 @@ class Wheelhouse:
     def _maturin_build(self, name, *args):
         """Wheels of ``maturin build --release ARGS`` (pip's PEP 517 build without maturin)."""
         out = self.out / name
-        # A target dir per configuration: PyO3's differs between them, and sharing target/
-        # would make each build undo the other's.
-        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", f"wheel-{name}"))
+        # A target dir per configuration and interpreter: PyO3's differs between them, and
+        # sharing target/ would make each build undo the other's.
+        tag = sysconfig.get_config_var("SOABI") or "py"
+        env = dict(
+            os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", f"wheel-{name}-{tag}")
+        )
         maturin = _maturin()
         if maturin:
             _build([maturin, "build", "--release", *args, "--out", str(out)], env=env)
@@ -202,99 +223,12 @@ def test_one_abi3_wheel(wheelhouse):
     _check_contents(wheel, "_rselectors.abi3.so")
 
 
-SMOKE = textwrap.dedent(
-    r"""
-    import asyncio, json, os, selectors as std, socket, subprocess, sys, threading
-    import rselectors
-
-    here = os.path.dirname(rselectors.__file__)
-    assert here.startswith(sys.prefix), (here, sys.prefix)  # the wheel, not a checkout
-    import glob
-    assert glob.glob(os.path.join(here, "_rselectors.*so")), os.listdir(here)
-
-    # register / select / modify / unregister on every class, and DefaultSelector
-    classes = [getattr(rselectors, n) for n in
-               ("EpollSelector", "KqueueSelector", "PollSelector", "SelectSelector")
-               if hasattr(rselectors, n)]
-    assert rselectors.DefaultSelector in classes
-    for cls in classes:
-        a, b = socket.socketpair()
-        with cls() as sel:
-            assert isinstance(sel, std.BaseSelector)
-            key = sel.register(a, rselectors.EVENT_READ, "data")
-            assert isinstance(key, std.SelectorKey) and key.fd == a.fileno()
-            assert sel.select(0) == []
-            b.send(b"x")
-            assert sel.select(5) == [(key, rselectors.EVENT_READ)]
-            key2 = sel.modify(a, rselectors.EVENT_READ | rselectors.EVENT_WRITE, "more")
-            assert sel.select(5) == [(key2, 3)] and sel.get_map()[a] is key2
-            assert sel.unregister(a) is key2 and len(sel.get_map()) == 0
-            threading.Timer(0.01, sel.wakeup).start()
-            assert sel.select(10) == []
-        a.close(); b.close()
-
-    # asyncio round trip on rselectors' loop
-    async def main():
-        async def handle(r, w):
-            w.write((await r.readline()).upper()); await w.drain(); w.close()
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with server:
-            loop = asyncio.get_running_loop()
-            fut = loop.create_future()
-            threading.Timer(0.01, loop.call_soon_threadsafe, (fut.set_result, 1)).start()
-            assert await fut == 1
-            assert await loop.run_in_executor(None, sum, [1, 2]) == 3
-            r, w = await asyncio.open_connection("127.0.0.1", port)
-            w.write(b"ping\n")
-            line = await r.readline()
-            w.close()
-            return type(loop).__name__, type(loop._selector).__name__, line
-
-    if sys.version_info >= (3, 12):
-        got = asyncio.run(main(), loop_factory=rselectors.new_event_loop)
-    elif sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=rselectors.new_event_loop) as runner:
-            got = runner.run(main())
-    else:
-        asyncio.set_event_loop_policy(rselectors.EventLoopPolicy())
-        got = asyncio.run(main())
-        asyncio.set_event_loop_policy(None)
-    assert got == ("SelectorEventLoop", rselectors.DefaultSelector.__name__, b"PING\n"), got
-
-    # install(): asyncio's default loop gets our selector
-    rselectors.install()
-    loop = asyncio.new_event_loop()
-    assert type(loop._selector) is rselectors.DefaultSelector
-    loop.close()
-    rselectors.uninstall()
-
-    info = json.loads(subprocess.run([sys.executable, "-m", "rselectors", "info", "--json"],
-                                     capture_output=True, text=True, check=True).stdout)
-    assert info["default"] == rselectors.DefaultSelector.__name__
-    print("SMOKE OK", rselectors.__version__, sys.version.split()[0])
-    """
-)
-
-
-def _smoke_in_fresh_venv(python, wheel, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    vpython = str(venv / "bin" / "python")
+def _pip_install(vpython, *args):
+    """``pip install ARGS`` into the venv of ``vpython`` (which has no pip of its own yet);
+    the CompletedProcess."""
     # This environment's pip installs into the fresh venv (pip >= 22.3: --python).
-    install = [
-        sys.executable,
-        "-m",
-        "pip",
-        "--python",
-        vpython,
-        "install",
-        "--no-deps",
-        "--no-index",
-        "--no-cache-dir",
-        "--disable-pip-version-check",
-        wheel,
-    ]
+    options = ["--no-cache-dir", "--disable-pip-version-check"]
+    install = [sys.executable, "-m", "pip", "--python", vpython, "install", *options, *args]
     proc = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
     # An old pip lacks --python; a new one may refuse an interpreter it no longer supports
     # ("This version of pip does not support python 3.9"): use the venv's own pip then.
@@ -309,33 +243,86 @@ def _smoke_in_fresh_venv(python, wheel, tmp_path):
             capture_output=True,
             timeout=300,
         )
-        install = [vpython, "-m", "pip", "install", "--no-deps", "--no-index", wheel]
+        install = [vpython, "-m", "pip", "install", *options, *args]
         proc = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
+    return proc
+
+
+def _fresh_venv(python, wheel, path):
+    """A new venv of ``python`` under ``path`` with ``wheel`` installed; its interpreter."""
+    venv = path / "venv"
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    vpython = str(venv / "bin" / "python")
+    proc = _pip_install(vpython, "--no-deps", "--no-index", wheel)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return vpython
+
+
+#: the environment of commands run in a fresh venv: nothing from the checkout on the path
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
+def _smoke_in_fresh_venv(python, wheel, tmp_path):
+    vpython = _fresh_venv(python, wheel, tmp_path)
     # Run from an empty directory so nothing from the checkout can be imported.
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     proc = subprocess.run(
-        [vpython, "-I", "-c", SMOKE],
+        [vpython, "-I", SMOKE],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=str(work),
-        env=env,
+        env=CLEAN_ENV,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("SMOKE OK"), proc.stdout
 
 
-@pytest.mark.parametrize("version", VERSIONS, ids=[f"{v[0]}.{v[1]}" for v in VERSIONS])
-def test_abi3_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
+VERSION_IDS = [f"{v[0]}.{v[1]}" for v in VERSIONS]
+
+
+def _interpreter(version):
     python = INTERPRETERS.get(version)
     if python is None:
-        pytest.skip(f"no CPython {version[0]}.{version[1]} on this machine")
-    _smoke_in_fresh_venv(python, wheelhouse.abi3[0], tmp_path)
+        if version in CLAIMED:
+            pytest.fail(f"CPython {version[0]}.{version[1]} is claimed by RSELECTORS_PYTHONS "
+                        "but was not found")
+        pytest.skip(f"no CPython {version[0]}.{version[1]} on this machine (not claimed)")
+    return python
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
+def test_abi3_wheel_in_fresh_venv(wheelhouse, version, tmp_path):
+    _smoke_in_fresh_venv(_interpreter(version), wheelhouse.abi3[0], tmp_path)
 
 
 def test_default_wheel_in_fresh_venv(wheelhouse, tmp_path):
     _smoke_in_fresh_venv(sys.executable, wheelhouse.default[0], tmp_path)
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
+def test_run_tests_on_every_cpython(wheelhouse, version, tmp_path):
+    """tests/test_run.py (rselectors.run() against asyncio.run()) in a fresh venv of each
+    CPython, with the abi3 wheel installed: run()'s code differs per version (3.9/3.10,
+    3.11, 3.12+). pytest is installed into the venv from the package index."""
+    vpython = _fresh_venv(_interpreter(version), wheelhouse.abi3[0], tmp_path)
+    proc = _pip_install(vpython, "pytest>=8", "pytest-timeout>=2.3")
+    if proc.returncode != 0:
+        pytest.skip(f"cannot install pytest into the fresh venv: {proc.stderr.strip()[-300:]}")
+    proc = subprocess.run(
+        [vpython, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_run.py"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=dict(CLEAN_ENV, RSELECTORS_UNDER_TEST="rselectors"),
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    # the wheel in the venv was tested, not the checkout
+    under_test = re.search(r"selectors module under test: rselectors \((.*)\)", out)
+    assert under_test and under_test.group(1).startswith(str(tmp_path / "venv")), out
+    assert re.search(r"\b\d+ passed\b", out) and " skipped" not in out, out

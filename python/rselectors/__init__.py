@@ -8,6 +8,7 @@ honour sub-millisecond timeouts, and add ``wakeup()``. On Windows, as in the std
 ``SelectSelector`` alone (winsock's ``select()``: sockets only), and it is ``DefaultSelector``.
 """
 
+from abc import abstractmethod as _abstractmethod
 from collections.abc import Mapping as _Mapping
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
 
@@ -23,6 +24,7 @@ __all__ = [
     "DefaultSelector",
     "SelectSelector",
     "SelectorKey",
+    "WakeableSelector",
 ]
 
 # The classes this platform has (Windows: none of them, as in the stdlib).
@@ -31,10 +33,33 @@ for _name in ("PollSelector", "EpollSelector", "KqueueSelector", "DevpollSelecto
         globals()[_name] = getattr(_rselectors, _name)
         __all__.append(_name)
 
+
+class WakeableSelector(BaseSelector):
+    """A ``selectors.BaseSelector`` that also has ``wakeup()``: what rselectors' selectors add.
+
+    Every rselectors selector class is a (virtual) subclass, so code typed against the stdlib's
+    ``BaseSelector`` narrows with ``isinstance(sel, rselectors.WakeableSelector)`` before calling
+    ``sel.wakeup()``; a stdlib selector is not one. A Python class may subclass it too: it then
+    implements ``wakeup()`` with the contract below, besides ``BaseSelector``'s.
+    """
+
+    __slots__ = ()
+
+    @_abstractmethod
+    def wakeup(self):
+        """Make a ``select()`` blocked in another thread (or the next ``select()``) return promptly.
+
+        Thread-safe; calls made before a ``select()`` consumes them are coalesced into one
+        wake-up; does nothing once the selector is closed.
+        """
+        raise NotImplementedError
+
+
 # Native classes are virtual subclasses of the stdlib ABCs, so isinstance() checks written
-# for the stdlib (asyncio's among them) accept them.
+# for the stdlib (asyncio's among them) accept them, and of WakeableSelector.
 # (BaseSelector.register is the abstract selector method, so call the metaclass's register.)
 type(BaseSelector).register(BaseSelector, _BaseSelectorImpl)
+type(WakeableSelector).register(WakeableSelector, _BaseSelectorImpl)
 _Mapping.register(_SelectorMapping)
 
 
@@ -73,9 +98,16 @@ del _name
 # load on first use (PEP 562) and ``import rselectors`` stays as cheap as ``import selectors``.
 from ._install import install, uninstall
 
-__all__ += ["EventLoopPolicy", "SelectorEventLoop", "install", "new_event_loop", "uninstall"]
+__all__ += [
+    "EventLoopPolicy",
+    "SelectorEventLoop",
+    "install",
+    "new_event_loop",
+    "run",
+    "uninstall",
+]
 
-_ASYNCIO_NAMES = frozenset(("new_event_loop", "EventLoopPolicy", "SelectorEventLoop"))
+_ASYNCIO_NAMES = frozenset(("run", "new_event_loop", "EventLoopPolicy", "SelectorEventLoop"))
 
 
 def __getattr__(name):

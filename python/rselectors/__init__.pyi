@@ -1,7 +1,8 @@
 # Stubs for rselectors: the signatures of typeshed's stdlib/selectors.pyi, so that
 # ``import rselectors as selectors`` type-checks like the stdlib module, plus the rselectors
-# extensions (wakeup(), the asyncio helpers, install()/uninstall()).
+# extensions (wakeup() and WakeableSelector, the asyncio helpers, install()/uninstall()).
 import sys
+from abc import abstractmethod
 from collections.abc import Mapping
 from selectors import EVENT_READ as EVENT_READ
 from selectors import EVENT_WRITE as EVENT_WRITE
@@ -10,11 +11,12 @@ from selectors import SelectorKey as SelectorKey
 from typing import Any
 
 from _typeshed import FileDescriptorLike, Unused
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
 from ._asyncio import EventLoopPolicy as EventLoopPolicy
 from ._asyncio import SelectorEventLoop as SelectorEventLoop
 from ._asyncio import new_event_loop as new_event_loop
+from ._asyncio import run as run
 from ._install import install as install
 from ._install import uninstall as uninstall
 
@@ -28,8 +30,10 @@ __all__ = [
     "SelectSelector",
     "SelectorEventLoop",
     "SelectorKey",
+    "WakeableSelector",
     "install",
     "new_event_loop",
+    "run",
     "uninstall",
 ]
 if sys.platform != "win32":
@@ -41,7 +45,22 @@ if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win
 if sys.platform != "win32" and sys.platform != "linux":
     __all__ += ["KqueueSelector"]
 
-class _BaseSelectorImpl(BaseSelector):
+class WakeableSelector(BaseSelector):
+    """A ``selectors.BaseSelector`` that also has ``wakeup()``: what rselectors' selectors add.
+
+    Narrow a stdlib-typed selector with ``isinstance(sel, rselectors.WakeableSelector)``.
+    """
+
+    @abstractmethod
+    def wakeup(self) -> None:
+        """Make a select() blocked in another thread (or the next select()) return promptly.
+
+        Thread-safe; calls made before a select() consumes them are coalesced into one
+        wake-up; does nothing once the selector is closed. (rselectors extension.)
+        """
+
+@disjoint_base
+class _BaseSelectorImpl(WakeableSelector):
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None
     ) -> SelectorKey: ...
@@ -53,12 +72,7 @@ class _BaseSelectorImpl(BaseSelector):
     def get_map(self) -> Mapping[FileDescriptorLike, SelectorKey]: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *args: Unused) -> None: ...
-    def wakeup(self) -> None:
-        """Make a select() blocked in another thread (or the next select()) return promptly.
-
-        Thread-safe; calls made before a select() consumes them are coalesced into one
-        wake-up; does nothing once the selector is closed. (rselectors extension.)
-        """
+    def wakeup(self) -> None: ...
 
 class SelectSelector(_BaseSelectorImpl): ...
 

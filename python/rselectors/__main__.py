@@ -9,6 +9,7 @@ The benchmarks are a development tool in the source tree: ``python benches/compa
 
 import argparse
 import json
+import os
 import platform
 import selectors as _stdlib
 import statistics
@@ -153,9 +154,15 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.command == "info":
-        return cmd_info(args)
-    return cmd_echo(args)
+    try:
+        if args.command == "info":
+            return cmd_info(args)
+        return cmd_echo(args)
+    except BrokenPipeError:
+        # The reader went away (`python -m rselectors info | head -1`): stop quietly, as
+        # command-line tools do, and keep the interpreter's exit flush from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

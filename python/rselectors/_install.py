@@ -7,8 +7,11 @@ What ``install()`` patches -- exactly one attribute:
 So every ``selectors.DefaultSelector()`` evaluated *after* ``install()`` builds an rselectors
 selector. That includes asyncio: ``BaseSelectorEventLoop.__init__`` looks up
 ``selectors.DefaultSelector`` when a loop is created without an explicit selector, so
-``asyncio.run()``, ``asyncio.new_event_loop()`` and ``asyncio.SelectorEventLoop()`` get one (with
-asyncio's own self-pipe wake-ups; ``rselectors.new_event_loop()`` also uses ``wakeup()``).
+``asyncio.run()``, ``asyncio.new_event_loop()`` and ``asyncio.SelectorEventLoop()`` get one. The
+loop itself stays asyncio's class, woken from other threads through asyncio's self-pipe:
+``install()`` sets no event loop policy and changes nothing in asyncio (unlike
+``uvloop.install()``, which set a policy). The loop that uses ``wakeup()`` is
+``rselectors.run(main())`` (or ``loop_factory=rselectors.new_event_loop``).
 
 What it cannot reach:
 
@@ -44,7 +47,16 @@ _original = None
 
 
 def install():
-    """Make ``selectors.DefaultSelector`` rselectors' ``DefaultSelector`` (see the module doc)."""
+    """Set ``selectors.DefaultSelector`` to ``rselectors.DefaultSelector``; change nothing else.
+
+    Every ``selectors.DefaultSelector()`` evaluated afterwards makes an rselectors selector,
+    asyncio's default loops' among them (they stay asyncio's loops, woken through asyncio's
+    self-pipe: no event loop policy is set; ``rselectors.run()`` gives the ``wakeup()`` loop).
+    Not reached: names bound earlier, selectors and loops that already exist, and modules that
+    bind a concrete selector class at import (``subprocess``, ``socketserver``,
+    ``multiprocessing.connection``); the ``rselectors._install`` module doc has the details.
+    Idempotent; :func:`uninstall` undoes it.
+    """
     global _original
     current = _stdlib.DefaultSelector
     if current is _ours:

@@ -148,8 +148,11 @@ pub(crate) fn timeout(
     if t.is_none() {
         return Ok(None);
     }
-    let fast = if t.is_exact_instance_of::<PyFloat>() || t.is_exact_instance_of::<PyInt>() {
+    let fast = if t.is_exact_instance_of::<PyFloat>() {
         t.extract::<f64>().ok()
+    } else if t.is_exact_instance_of::<PyInt>() {
+        // Not through f64: PyO3 converts an int to a float object first.
+        t.extract::<i64>().ok().map(|n| n as f64)
     } else {
         None
     };

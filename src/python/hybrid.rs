@@ -1,27 +1,5 @@
-//! Rust and Python sharing one selector.
-//!
-//! A service written partly in Rust and partly in Python can run one readiness loop: the
-//! Python side keeps its `selectors`-style loop (`for key, mask in sel.select(): ...`), and
-//! Rust code
-//!
-//! - registers Rust-owned fds on the Python selector with Rust callbacks
-//!   ([`register_callback`]): the registration is an ordinary `SelectorKey` whose `data` is a
-//!   native [`Callback`] the Python loop calls as `key.data(key.fileobj, mask)`;
-//! - reaches the native [`Selector`] behind a Python selector object ([`native_selector`]) to
-//!   wake it from any thread ([`Selector::waker`]), read its backend, or nest its kernel fd in
-//!   another event loop ([`Selector::try_as_fd`]);
-//! - in a program that embeds CPython, makes `import rselectors` use the classes compiled into
-//!   the program ([`install_extension_module`]).
-//!
-//! # One copy of the classes
-//!
-//! A PyO3 class belongs to the binary it is compiled into. [`native_selector`] recognises only
-//! selectors made from *this* binary's classes: in a downstream extension, create selectors
-//! from the classes that [`add_to_module`](super::add_to_module) put in your module; in an
-//! embedding program, call [`install_extension_module`] before anything imports `rselectors`.
-//! A selector from a separately installed `rselectors` wheel is a different class and gets a
-//! `TypeError` that says so. [`register_callback`] has no such limit: it goes through the
-//! selector's Python `register`, so it works with any selector, the stdlib's included.
+//! Rust and Python sharing one selector: the Rust API documented in the `python` module
+//! (`rselectors::python`).
 
 use super::errors;
 use super::selector::BaseSelectorImpl;
@@ -56,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// before the fork still refers to the parent's, so call `native_selector` again in the child.
 ///
 /// Only selectors made from this binary's classes are recognised (see "One copy of the
-/// classes" in the [module documentation](self)).
+/// classes" in the [module documentation](super)).
 ///
 /// # Errors
 ///

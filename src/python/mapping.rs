@@ -2,7 +2,8 @@
 
 use super::errors;
 use super::state::Inner;
-use pyo3::exceptions::PyRuntimeError;
+use super::statics;
+use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::sync::Arc;
@@ -24,6 +25,20 @@ impl SelectorMapping {
     }
 }
 
+impl SelectorMapping {
+    /// The key of `fileobj`, as the running Python's stdlib mapping finds it: a `KeyError`
+    /// escaping `fileobj.fileno()` means "not registered" up to CPython 3.13 (`get` gives the
+    /// default, `[]` raises "... is not registered"); from 3.14 `get` and `[]` look the fd up
+    /// outside their `try`, and it propagates.
+    fn lookup<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        if statics::lookup_errors_propagate(fileobj.py())? {
+            self.sel.lookup_strict(fileobj)
+        } else {
+            self.sel.lookup(fileobj)
+        }
+    }
+}
+
 fn abc_view<'py>(slf: &Bound<'py, SelectorMapping>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     slf.py()
         .import("collections.abc")?
@@ -38,8 +53,7 @@ impl SelectorMapping {
     }
 
     fn __getitem__<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-        self.sel
-            .lookup(fileobj)?
+        self.lookup(fileobj)?
             .ok_or_else(|| errors::not_registered(fileobj))
     }
 
@@ -51,14 +65,19 @@ impl SelectorMapping {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = fileobj.py();
-        Ok(match self.sel.lookup(fileobj)? {
+        Ok(match self.lookup(fileobj)? {
             Some(key) => key.into_any(),
             None => default.unwrap_or_else(|| py.None().into_bound(py)),
         })
     }
 
     fn __contains__(&self, fileobj: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.sel.lookup(fileobj)?.is_some())
+        // `Mapping.__contains__`: `self[fileobj]` in a `try: ... except KeyError: False`.
+        match self.lookup(fileobj) {
+            Ok(key) => Ok(key.is_some()),
+            Err(e) if e.is_instance_of::<PyKeyError>(fileobj.py()) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn __iter__(&self) -> SelectorMappingIterator {

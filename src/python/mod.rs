@@ -5,9 +5,37 @@
 //! native [`Selector`](crate::Selector), release the GIL while blocking, run signal handlers
 //! on EINTR and retry with the remaining time, and report every object they hold to Python's
 //! garbage collector.
+//!
+//! # Rust and Python sharing one selector
+//!
+//! A service written partly in Rust and partly in Python can run one readiness loop: the
+//! Python side keeps its `selectors`-style loop (`for key, mask in sel.select(): ...`), and
+//! Rust code
+//!
+//! - registers Rust-owned fds on the Python selector with Rust callbacks
+//!   ([`register_callback`]): the registration is an ordinary `SelectorKey` whose `data` is a
+//!   native [`Callback`] the Python loop calls as `key.data(key.fileobj, mask)`;
+//! - reaches the native [`Selector`](crate::Selector) behind a Python selector object
+//!   ([`native_selector`]) to wake it from any thread
+//!   ([`Selector::waker`](crate::Selector::waker)), read its backend, or nest its kernel fd in
+//!   another event loop ([`Selector::try_as_fd`](crate::Selector::try_as_fd));
+//! - in a program that embeds CPython, makes `import rselectors` use the classes compiled into
+//!   the program ([`install_extension_module`]).
+//!
+//! # One copy of the classes
+//!
+//! A PyO3 class belongs to the binary it is compiled into. [`native_selector`] recognises only
+//! selectors made from *this* binary's classes: in a downstream extension, create selectors
+//! from the classes that [`add_to_module`] put in your module; in an
+//! embedding program, call [`install_extension_module`] before anything imports `rselectors`.
+//! A selector from a separately installed `rselectors` wheel is a different class and gets a
+//! `TypeError` that says so. [`register_callback`] has no such limit: it goes through the
+//! selector's Python `register`, so it works with any selector, the stdlib's included.
 
 mod convert;
 mod errors;
+#[allow(unsafe_code)]
+mod ffi;
 mod hybrid;
 mod info;
 mod mapping;
@@ -79,8 +107,10 @@ fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .map(|_| ())
 }
 
-/// The extension module `rselectors._rselectors`.
-#[pymodule]
+/// The extension module `rselectors._rselectors`. It does not rely on the GIL (the audit is
+/// ARCHITECTURE.md's "Free-threaded CPython"), so a free-threaded interpreter keeps running
+/// without one when it loads it.
+#[pymodule(gil_used = false)]
 fn _rselectors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(info::_features, m)?)?;

@@ -157,6 +157,9 @@ impl BaseSelectorImpl {
             self.inner.select_blocking(py, timeout, &mut ready)
         };
         let list = waited.and_then(|()| {
+            if ready.is_empty() {
+                return Ok(PyList::empty(py));
+            }
             let ints = statics::event_ints(py)?;
             PyList::new(
                 py,

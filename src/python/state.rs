@@ -199,24 +199,31 @@ impl Inner {
     /// in one process), or, if it cannot make one (no fd left), that `OSError`, with nothing
     /// changed and the parent's objects untouched: the next call tries again. A new one, not
     /// [`Selector::reopen`]: the parent's threads may have held its locks at the fork.
+    #[inline]
     fn kernel<'t>(&self, table: &'t mut Table) -> PyResult<&'t Arc<Selector>> {
-        let generation = FORK_GENERATION.load(Ordering::Relaxed);
-        if table.fork_generation != generation {
-            if table.core.is_some() {
-                let core = Selector::with_backend(self.backend).map_err(errors::os_error)?;
-                for (fd, token, interest) in table.registrations() {
-                    // Refused (an fd closed since, or one whose number the new selector's
-                    // own fds now carry): left out, as `reopen` leaves such ones out.
-                    let _ = core.register(fd, token, interest);
-                }
-                table.core = Some(Arc::new(core));
-            }
-            table.fork_generation = generation;
+        if table.fork_generation != FORK_GENERATION.load(Ordering::Relaxed) {
+            self.after_fork(table)?;
         }
         table
             .core
             .as_ref()
             .ok_or_else(|| errors::kernel_object_closed(self.backend))
+    }
+
+    /// [`kernel`](Self::kernel)'s first call in a forked child.
+    #[cold]
+    fn after_fork(&self, table: &mut Table) -> PyResult<()> {
+        if table.core.is_some() {
+            let core = Selector::with_backend(self.backend).map_err(errors::os_error)?;
+            for (fd, token, interest) in table.registrations() {
+                // Refused (an fd closed since, or one whose number the new selector's own
+                // fds now carry): left out, as `reopen` leaves such ones out.
+                let _ = core.register(fd, token, interest);
+            }
+            table.core = Some(Arc::new(core));
+        }
+        table.fork_generation = FORK_GENERATION.load(Ordering::Relaxed);
+        Ok(())
     }
 
     /// The native selector, for Rust code that shares it (the closed-selector error once
@@ -313,6 +320,22 @@ impl Inner {
             .resolve_registered(fileobj)?
             .and_then(|n| self.key_at(py, n));
         Ok(key.map(|k| k.into_bound(py)))
+    }
+
+    /// [`lookup`](Self::lookup), letting every error of the fd lookup through, a `KeyError`
+    /// from `fileno()` included (the stdlib's mapping from CPython 3.14).
+    pub(crate) fn lookup_strict<'py>(
+        &self,
+        fileobj: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let py = fileobj.py();
+        let num = match convert::exact_int_fd(fileobj) {
+            Some(n) => Some(n),
+            None => self.resolve(fileobj)?.num,
+        };
+        Ok(num
+            .and_then(|n| self.key_at(py, n))
+            .map(|k| k.into_bound(py)))
     }
 
     /// The registered key object for fd `n`, if any.
@@ -418,19 +441,22 @@ impl Inner {
     /// and the key lookups.
     pub(crate) fn select_now(&self, py: Python<'_>, ready: &mut ReadyKeys) -> PyResult<()> {
         let mut table = self.lock();
-        let mut events = events_for(table.events.take());
-        let selected = self
-            .kernel(&mut table)
-            .map(|core| core.select(&mut events, Some(Duration::ZERO)));
-        if let Ok(Ok(())) = selected {
-            let stale = collect_ready(py, &table.slots, &events, ready);
+        self.kernel(&mut table)?;
+        // The buffer stays in the table (no other thread can take it while the lock is held).
+        let t = &mut *table;
+        let Some(core) = t.core.as_ref() else {
+            return Err(errors::kernel_object_closed(self.backend));
+        };
+        let events = t.events.get_or_insert_with(|| events_for(None));
+        let selected = core.select(events, Some(Duration::ZERO));
+        if selected.is_ok() {
+            let stale = collect_ready(py, &t.slots, events, ready);
             if !stale.is_empty() {
                 self.note_stale(&mut table, stale);
             }
         }
-        table.events = Some(events);
         drop(table);
-        match selected? {
+        match selected {
             Ok(()) => Ok(()),
             // A zero-timeout wait does not sleep, so this is all but impossible; if it
             // happens, run the handlers (without the lock) and report nothing, as the stdlib

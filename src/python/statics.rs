@@ -7,7 +7,12 @@ use pyo3::types::{PyTuple, PyType};
 struct Statics {
     /// The stdlib's `selectors.SelectorKey` namedtuple class.
     key_type: Py<PyType>,
-    /// `tuple.__new__`, which builds a `SelectorKey` without running Python code.
+    /// Whether keys can be built by `ffi::new_key`: the class is a tuple subclass whose
+    /// instances are laid out as plain tuples (no `__dict__`, no slots).
+    #[cfg_attr(Py_LIMITED_API, allow(dead_code))]
+    direct: bool,
+    /// `tuple.__new__`, which builds a `SelectorKey` without running Python code (on the
+    /// stable ABI, or if `direct` is false).
     tuple_new: Py<PyAny>,
     /// The ints 0..=3, the possible `events` of a select() result.
     ints: [Py<PyAny>; 4],
@@ -21,10 +26,20 @@ fn statics(py: Python<'_>) -> PyResult<&Statics> {
             .getattr("SelectorKey")?
             .cast_into::<PyType>()?
             .unbind();
-        let tuple_new = py.get_type::<PyTuple>().getattr("__new__")?.unbind();
+        let tuple = py.get_type::<PyTuple>();
+        let layout = |t: &Bound<'_, PyType>| -> PyResult<(usize, usize)> {
+            Ok((
+                t.getattr("__basicsize__")?.extract()?,
+                t.getattr("__itemsize__")?.extract()?,
+            ))
+        };
+        let direct =
+            key_type.bind(py).is_subclass(&tuple)? && layout(key_type.bind(py))? == layout(&tuple)?;
+        let tuple_new = tuple.getattr("__new__")?.unbind();
         let int = |n: u8| -> PyResult<Py<PyAny>> { Ok(n.into_pyobject(py)?.into_any().unbind()) };
         Ok(Statics {
             key_type,
+            direct,
             tuple_new,
             ints: [int(0)?, int(1)?, int(2)?, int(3)?],
         })
@@ -40,12 +55,26 @@ pub(crate) fn new_key<'py>(
     data: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let s = statics(py)?;
+    #[cfg(not(Py_LIMITED_API))]
+    if s.direct {
+        return super::ffi::new_key(s.key_type.bind(py), [fileobj, fd, events, data]);
+    }
     let fields = PyTuple::new(py, [fileobj, fd, events, data])?;
     s.tuple_new
         .bind(py)
         .call1((s.key_type.bind(py), fields))?
         .cast_into::<PyTuple>()
         .map_err(Into::into)
+}
+
+/// Whether the running CPython's `selectors._SelectorMapping` lets an error of
+/// `fileobj.fileno()` through `get` and `[]` (3.14 and later) instead of reading a `KeyError`
+/// as "not registered".
+pub(crate) fn lookup_errors_propagate(py: Python<'_>) -> PyResult<bool> {
+    static PROPAGATE: PyOnceLock<bool> = PyOnceLock::new();
+    PROPAGATE
+        .get_or_try_init(py, || Ok(py.version_info() >= (3, 14)))
+        .copied()
 }
 
 /// The ints 0..=3 as Python objects.

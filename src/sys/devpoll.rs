@@ -64,17 +64,20 @@ impl DevPollFd {
         max: usize,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        super::fill(buf, max, |ptr, max| {
-            let mut arg = DvPoll {
-                dp_fds: ptr,
-                dp_nfds: max as libc::nfds_t,
-                dp_timeout: ceil_millis(timeout),
-            };
-            // SAFETY: `arg` is a live local describing `max` writable records; the kernel
-            // writes at most `dp_nfds` of them.
-            let n = syscall!(ioctl(self.0.as_raw_fd(), DP_POLL, &mut arg as *mut DvPoll))?;
-            Ok(n as usize)
-        })
+        // SAFETY: the closure returns the count of records the kernel call reported writing.
+        unsafe {
+            super::fill(buf, max, |ptr, max| {
+                let mut arg = DvPoll {
+                    dp_fds: ptr,
+                    dp_nfds: max as libc::nfds_t,
+                    dp_timeout: ceil_millis(timeout),
+                };
+                // SAFETY: `arg` is a live local describing `max` writable records; the kernel
+                // writes at most `dp_nfds` of them.
+                let n = syscall!(ioctl(self.0.as_raw_fd(), DP_POLL, &mut arg as *mut DvPoll))?;
+                Ok(n as usize)
+            })
+        }
     }
 }
 

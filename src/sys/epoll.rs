@@ -65,23 +65,26 @@ impl EpollFd {
         max: usize,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        super::fill(buf, max, |ptr, max| {
-            let n = match timeout {
-                Some(t) if !t.is_zero() && t.subsec_nanos() % 1_000_000 != 0 => {
-                    self.pwait2(ptr, max, t)?
-                }
-                _ => {
-                    // SAFETY: `ptr` has room for `max` epoll_event records.
-                    syscall!(epoll_wait(
-                        self.0.as_raw_fd(),
-                        ptr,
-                        max as i32,
-                        ceil_millis(timeout)
-                    ))?
-                }
-            };
-            Ok(n as usize)
-        })
+        // SAFETY: the closure returns the count of records the kernel call reported writing.
+        unsafe {
+            super::fill(buf, max, |ptr, max| {
+                let n = match timeout {
+                    Some(t) if !t.is_zero() && t.subsec_nanos() % 1_000_000 != 0 => {
+                        self.pwait2(ptr, max, t)?
+                    }
+                    _ => {
+                        // SAFETY: `ptr` has room for `max` epoll_event records.
+                        syscall!(epoll_wait(
+                            self.0.as_raw_fd(),
+                            ptr,
+                            max as i32,
+                            ceil_millis(timeout)
+                        ))?
+                    }
+                };
+                Ok(n as usize)
+            })
+        }
     }
 
     /// A wait with a sub-millisecond part: `epoll_pwait2` when the kernel has it.

@@ -153,20 +153,23 @@ impl KqueueFd {
         // (bpo-29255).
         let ts = timeout.map(super::time::timespec);
         let ts_ptr = super::time::timespec_ptr(&ts);
-        super::fill(buf, max, |ptr, max| {
-            // SAFETY: no changes are passed; `ptr` has room for `max` records for the kernel
-            // to write (`Kevent` is a transparent `kevent`); `ts_ptr` is null (wait forever)
-            // or points to a live local.
-            let n = syscall!(kevent(
-                self.0.as_raw_fd(),
-                std::ptr::null(),
-                0,
-                ptr.cast::<libc::kevent>(),
-                max as Count,
-                ts_ptr
-            ))?;
-            Ok(n as usize)
-        })
+        // SAFETY: the closure returns the count of records the kernel call reported writing.
+        unsafe {
+            super::fill(buf, max, |ptr, max| {
+                // SAFETY: no changes are passed; `ptr` has room for `max` records for the kernel
+                // to write (`Kevent` is a transparent `kevent`); `ts_ptr` is null (wait forever)
+                // or points to a live local.
+                let n = syscall!(kevent(
+                    self.0.as_raw_fd(),
+                    std::ptr::null(),
+                    0,
+                    ptr.cast::<libc::kevent>(),
+                    max as Count,
+                    ts_ptr
+                ))?;
+                Ok(n as usize)
+            })
+        }
     }
 }
 

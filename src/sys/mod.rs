@@ -67,11 +67,16 @@ pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
 
 /// Lets a kernel call fill `buf` (cleared first) with up to `max` records, `max` clamped to
 /// `1..=i32::MAX` (a zero count would make the waits return at once). `call` gets a pointer
-/// to room for `max` records and `max`, and must return how many records the kernel wrote
-/// there; `buf`'s length is set to that. Returns it.
+/// to room for `max` records and `max`, and returns how many records the kernel wrote there;
+/// `buf`'s length is set to that (at most `max`). Returns it.
+///
+/// # Safety
+///
+/// `call` must return `Ok(n)` only if the first `n` records at the pointer are initialised
+/// (what the kernel call it makes reports): the records become readable in `buf`.
 #[cfg(unix)]
 #[inline]
-pub(crate) fn fill<T>(
+pub(crate) unsafe fn fill<T>(
     buf: &mut Vec<T>,
     max: usize,
     call: impl FnOnce(*mut T, usize) -> io::Result<usize>,
@@ -80,7 +85,7 @@ pub(crate) fn fill<T>(
     buf.clear();
     buf.reserve(max);
     let n = call(buf.spare_capacity_mut().as_mut_ptr().cast::<T>(), max)?.min(max);
-    // SAFETY: `call` reports that the kernel initialised the first `n` records, and
+    // SAFETY: the caller's contract: the first `n` records are initialised; and
     // `n <= max <= capacity`.
     unsafe { buf.set_len(n) };
     Ok(n)
