@@ -84,9 +84,9 @@ impl Backend {
     /// round timeouts of a millisecond or more up to whole milliseconds (`epoll_wait` on
     /// Linux before 5.11 or under a seccomp filter that refuses `epoll_pwait2`, which is
     /// probed once; `poll` where there is no `ppoll`; /dev/poll), or, on Windows, end on the
-    /// system timer's tick (winsock's `select` takes microseconds but sleeps in ticks of
-    /// 1-15.6 ms). A wait is never shorter than asked either way, and on Linux a wait shorter
-    /// than a millisecond ends on a timer with no slack (a `timerfd`), whatever this says.
+    /// system timer's tick, a millisecond or more (winsock's `select` takes microseconds).
+    /// A wait is never shorter than asked either way, and on Linux a wait shorter than a
+    /// millisecond ends on a timer with no slack (a `timerfd`), whatever this says.
     ///
     /// ```
     /// use rselectors::Backend;

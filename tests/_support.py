@@ -10,6 +10,7 @@ look like a green run.
 import importlib
 import os
 import pickle
+import platform
 import select as _select_module
 import selectors as stdlib
 import signal
@@ -263,3 +264,33 @@ def open_fds():
             continue
         fds.add(name)
     return fds
+
+
+#: The syscalls a selector waits in (epoll_wait, epoll_pwait, epoll_pwait2, poll, ppoll,
+#: select, pselect6), by machine: /proc/<pid>/task/<tid>/syscall names the one a thread is
+#: blocked in.
+_WAIT_SYSCALLS = {
+    "x86_64": {232, 281, 441, 7, 271, 23, 270},
+    "aarch64": {22, 441, 73, 72},
+}
+
+
+def blocked_in_wait(native_id, timeout=10.0):
+    """Waits until thread ``native_id`` (``threading.get_native_id()``) of this process is
+    blocked in a selector's wait syscall; False if it is not within ``timeout`` s. None if
+    this platform cannot tell (not Linux, or a machine not in the table)."""
+    waits = _WAIT_SYSCALLS.get(platform.machine())
+    path = f"/proc/self/task/{native_id}/syscall"
+    if waits is None or not os.path.exists(path):
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                first = f.read().split()[0]
+        except (OSError, IndexError):
+            return False  # the thread is gone
+        if first.isdigit() and int(first) in waits:
+            return True
+        time.sleep(0.005)
+    return False

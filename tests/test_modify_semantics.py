@@ -17,6 +17,7 @@ from _support import (
     key_tuple,
     kind,
     raised,
+    stdlib_class,
 )
 
 
@@ -326,3 +327,81 @@ def test_modify_after_fd_reuse_unregisters(sel, socketpair):
         os.close(r)
         os.close(w)
         os.close(fd)
+
+
+# --- modify() and Python subclasses (README "Known differences") ------------------------------
+
+def _recording_subclass(base):
+    """A subclass whose register/unregister record their calls and defer to ``super()``."""
+
+    class Recording(base):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def register(self, fileobj, events, data=None):
+            self.calls.append(("register", fileobj, events, data))
+            return super().register(fileobj, events, data)
+
+        def unregister(self, fileobj):
+            self.calls.append(("unregister", fileobj))
+            return super().unregister(fileobj)
+
+    return Recording
+
+
+def _modify_events(sel, rd):
+    """Registers ``rd`` for READ, then modifies it to WRITE; returns the calls the
+    overrides saw during the modify and the new key."""
+    sel.register(rd, EVENT_READ, "a")
+    sel.calls.clear()
+    key = sel.modify(rd, EVENT_WRITE, "b")
+    return sel.calls, key
+
+
+@pytest.mark.parametrize("selector_class", [p for p in class_params() if p.id in REINSERTING])
+def test_stdlib_reinserting_modify_dispatches_to_overrides(selector_class, socketpair):
+    """The stdlib half of the README row: SelectSelector/KqueueSelector.modify() with new
+    events goes through ``self.unregister`` and ``self.register`` (the overrides)."""
+    rd, _wr = socketpair()
+    sel = _recording_subclass(stdlib_class(selector_class))()
+    try:
+        calls, key = _modify_events(sel, rd)
+    finally:
+        sel.close()
+    assert calls == [("unregister", rd), ("register", rd, EVENT_WRITE, "b")]
+    assert (key.events, key.data) == (EVENT_WRITE, "b")
+
+
+@pytest.mark.parametrize(
+    "selector_class",
+    class_params(
+        fixes={
+            name: "modify() is native: no dispatch to register/unregister overrides (stdlib "
+            "SelectSelector/KqueueSelector call them)"
+            for name in REINSERTING
+        }
+    ),
+)
+def test_modify_does_not_dispatch_to_overrides(selector_class, socketpair):
+    """modify() with new events never calls the subclass's register/unregister (nor
+    instance attributes patched over them), on every backend; the result is the same key
+    the stdlib builds (for select/kqueue: re-inserted, the new fileobj)."""
+    rd, _wr = socketpair()
+    sel = _recording_subclass(selector_class)()
+    try:
+        calls, key = _modify_events(sel, rd)
+        assert calls == []
+        assert (key.fileobj, key.events, key.data) == (rd, EVENT_WRITE, "b")
+        assert sel.get_key(rd) is key
+        assert sel.select(0) == [(key, EVENT_WRITE)]
+        # nor instance attributes over the methods (CPython's test mocks them)
+        sel.register = lambda *args: calls.append(("patched register", args))
+        sel.unregister = lambda *args: calls.append(("patched unregister", args))
+        key = sel.modify(rd, EVENT_READ, "c")
+        assert (key.events, key.data) == (EVENT_READ, "c") and sel.get_key(rd) is key
+        assert calls == []
+    finally:
+        sel.__dict__.pop("register", None)
+        sel.__dict__.pop("unregister", None)
+        sel.close()
