@@ -171,6 +171,7 @@ pub struct Events {
     list: Vec<Event>,
     capacity: usize,
     woken: bool,
+    #[cfg(unix)]
     pub(crate) raw: crate::sys::RawEvents,
 }
 
@@ -187,6 +188,7 @@ impl Events {
             list: Vec::with_capacity(capacity.min(4096)),
             capacity,
             woken: false,
+            #[cfg(unix)]
             raw: crate::sys::RawEvents::default(),
         }
     }

@@ -16,6 +16,10 @@
 //!   ready or woken, with microsecond resolution where the kernel allows.
 //! - **Raw fds, not ownership.** The selector stores fd numbers; unregister before closing.
 //!
+//! On Windows the selector waits on sockets with winsock's `select` (the [`Backend::Select`]
+//! backend, the only one there): a registration names a `SOCKET` ([`RawSource`]), and
+//! everything above holds as on Unix.
+//!
 //! # Example
 //!
 //! ```
@@ -48,7 +52,7 @@
 //! # Backends
 //!
 //! [`Selector::new`] picks the best [`Backend`] that works at run time (kqueue, epoll,
-//! /dev/poll, poll, select: the order of Python's `DefaultSelector`);
+//! /dev/poll, poll, select: the order of Python's `DefaultSelector`; select on Windows);
 //! [`Selector::with_backend`] picks one explicitly.
 //!
 //! # Rust and Python in one loop (feature `python`)
@@ -116,6 +120,6 @@ pub mod python;
 pub use event::{Event, Events, EVENT_READ, EVENT_WRITE};
 pub use interest::Interest;
 pub use selector::{Backend, Selector};
-pub use source::Source;
+pub use source::{RawSource, Source};
 pub use token::Token;
 pub use waker::Waker;

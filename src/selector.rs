@@ -4,9 +4,10 @@ use crate::backend::{dispatch, AnyDriver, Driver};
 use crate::sys::timer::Timer;
 use crate::timeout::Deadline;
 use crate::waker::{WakeState, Waker};
-use crate::{Events, Interest, Source, Token};
+use crate::{Events, Interest, RawSource, Source, Token};
 use std::fmt;
 use std::io;
+#[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -16,7 +17,7 @@ use std::time::Duration;
 ///
 /// Every variant exists on every platform; [`Backend::is_available`] says whether this build
 /// and kernel support it (epoll on Linux and Android, kqueue on macOS and the BSDs, /dev/poll
-/// on illumos and Solaris, poll and select everywhere).
+/// on illumos and Solaris, poll on every Unix, select everywhere: winsock's on Windows).
 ///
 /// # Examples
 ///
@@ -38,7 +39,8 @@ pub enum Backend {
     Devpoll,
     /// POSIX `poll` (the registration set is kept in user space).
     Poll,
-    /// POSIX `select` (fds must be below `FD_SETSIZE`).
+    /// POSIX `select` (fds must be below `FD_SETSIZE`); on Windows winsock's `select`
+    /// (sockets only, any number of them).
     Select,
 }
 
@@ -92,9 +94,10 @@ impl Backend {
     /// kernel takes a nanosecond timeout: `epoll_pwait2`, `ppoll`, `pselect`, `kevent`), or
     /// round timeouts of a millisecond or more up to whole milliseconds (`epoll_wait` on
     /// Linux before 5.11 or under a seccomp filter that refuses `epoll_pwait2`, which is
-    /// probed once; `poll` where there is no `ppoll`; /dev/poll). A wait is never shorter than
-    /// asked either way, and on Linux a wait shorter than a millisecond ends on a timer with
-    /// no slack (a `timerfd`), whatever this says.
+    /// probed once; `poll` where there is no `ppoll`; /dev/poll), or, on Windows, end on the
+    /// system timer's tick, a millisecond or more (winsock's `select` takes microseconds).
+    /// A wait is never shorter than asked either way, and on Linux a wait shorter than a
+    /// millisecond ends on a timer with no slack (a `timerfd`), whatever this says.
     ///
     /// ```
     /// use rselectors::Backend;
@@ -105,8 +108,10 @@ impl Backend {
         match self {
             #[cfg(epoll_available)]
             Backend::Epoll => crate::sys::epoll::precise_timeouts(),
+            #[cfg(unix)]
             Backend::Poll => crate::sys::poll::PRECISE,
-            Backend::Select | Backend::Kqueue => true,
+            Backend::Select => cfg!(unix),
+            Backend::Kqueue => true,
             _ => false,
         }
     }
@@ -216,6 +221,7 @@ impl Selector {
             Backend::Kqueue => AnyDriver::Kqueue(Driver::new()?),
             #[cfg(devpoll_available)]
             Backend::Devpoll => AnyDriver::Devpoll(Driver::new()?),
+            #[cfg(unix)]
             Backend::Poll => AnyDriver::Poll(Driver::new()?),
             Backend::Select => AnyDriver::Select(Driver::new()?),
             #[allow(unreachable_patterns)]
@@ -333,7 +339,7 @@ impl Selector {
     ///
     pub fn reopen<I>(&self, registrations: I) -> io::Result<()>
     where
-        I: IntoIterator<Item = (RawFd, Token, Interest)>,
+        I: IntoIterator<Item = (RawSource, Token, Interest)>,
     {
         dispatch!(&self.driver, d => {
             let fresh = fresh_like(d, &self.wake, &self.timer)?;
@@ -372,33 +378,43 @@ impl Selector {
     /// }
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn owns(&self, fd: RawFd) -> bool {
+    pub fn owns(&self, fd: RawSource) -> bool {
         self.wake.notify_fd().owns(fd)
             || self.timer.fd() == Some(fd)
-            || self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd)
+            || self.kernel_fd() == Some(fd)
     }
 
-    /// Validates a caller's fd before it reaches the backend: negative is `InvalidInput`,
-    /// and one of the selector's own fds is refused as the kernel refuses it: the kernel
-    /// object with `EINVAL` (epoll's answer for an instance asked to watch itself), the
-    /// notifier with `EBADF` (a closed fd's answer, which is what the caller's fd is when a
-    /// number it registered now names the notifier). Registering, modifying or unregistering
+    /// Validates a caller's fd before it reaches the backend: negative (Windows: not a
+    /// number any SOCKET has) is `InvalidInput`, and one of the selector's own fds is refused
+    /// as the kernel refuses it: the kernel object with `EINVAL` (epoll's answer for an
+    /// instance asked to watch itself), the notifier with `EBADF` (a closed fd's answer,
+    /// which is what the caller's fd is when a number it registered now names the notifier;
+    /// Windows: `WSAENOTSOCK`, a closed socket's). Registering, modifying or unregistering
     /// the notifier under the caller's name would switch off wake-ups or report the
     /// notifier's readiness under the caller's token.
-    fn user_fd(&self, fd: RawFd) -> io::Result<RawFd> {
-        if fd < 0 {
+    fn user_fd(&self, fd: RawSource) -> io::Result<RawSource> {
+        if !crate::source::in_range(fd) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("invalid file descriptor: {fd}"),
             ));
         }
-        if self.try_as_fd().is_some_and(|k| k.as_raw_fd() == fd) {
+        #[cfg(unix)]
+        if self.kernel_fd() == Some(fd) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         if self.wake.notify_fd().owns(fd) || self.timer.fd() == Some(fd) {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
+            return Err(io::Error::from_raw_os_error(crate::sys::CLOSED));
         }
         Ok(fd)
+    }
+
+    /// The kernel object's fd number, if the backend has one (never on Windows).
+    fn kernel_fd(&self) -> Option<RawSource> {
+        #[cfg(unix)]
+        return self.try_as_fd().map(|k| k.as_raw_fd());
+        #[cfg(windows)]
+        None
     }
 
     /// Waits until a registered fd is ready, a wake-up arrives, or `timeout` passes
@@ -625,6 +641,7 @@ impl Selector {
     /// assert!(selector.try_as_fd().is_none());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn try_as_fd(&self) -> Option<BorrowedFd<'_>> {
         dispatch!(&self.driver, d => d.as_fd())
     }
@@ -668,6 +685,7 @@ fn checked_token(token: Token) -> io::Result<()> {
 ///
 /// For the poll and select backends, which have no kernel object; use
 /// [`Selector::try_as_fd`] when the backend is not known.
+#[cfg(unix)]
 impl AsFd for Selector {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.try_as_fd()
@@ -676,6 +694,7 @@ impl AsFd for Selector {
 }
 
 /// See [`AsFd for Selector`](#impl-AsFd-for-Selector).
+#[cfg(unix)]
 impl AsRawFd for Selector {
     fn as_raw_fd(&self) -> RawFd {
         self.as_fd().as_raw_fd()
@@ -686,7 +705,7 @@ impl fmt::Debug for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Selector")
             .field("backend", &self.backend)
-            .field("fd", &self.try_as_fd().map(|fd| fd.as_raw_fd()))
+            .field("fd", &self.kernel_fd())
             .finish()
     }
 }
@@ -738,15 +757,23 @@ mod tests {
         }
     }
 
+    /// A number no fd (Windows: no SOCKET) can have.
+    #[cfg(unix)]
+    const INVALID: RawSource = -1;
+    #[cfg(windows)]
+    const INVALID: RawSource = RawSource::MAX;
+
     #[test]
     fn reserved_token_and_negative_fd_are_refused() {
         for backend in Backend::ALL.into_iter().filter(|b| b.is_available()) {
             let s = Selector::with_backend(backend).unwrap();
             let err = s
-                .register(0, Token::NOTIFY, Interest::READABLE)
+                .register(0, Token(usize::MAX), Interest::READABLE)
                 .unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-            let err = s.register(-1, Token(0), Interest::READABLE).unwrap_err();
+            let err = s
+                .register(INVALID, Token(0), Interest::READABLE)
+                .unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         }
     }

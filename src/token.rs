@@ -19,7 +19,8 @@
 pub struct Token(pub usize);
 
 impl Token {
-    /// The token the selector uses for its own wake-up notifier.
+    /// The token the selector uses for its own wake-up notifier (kernel-set backends).
+    #[cfg(unix)]
     pub(crate) const NOTIFY: Token = Token(usize::MAX);
 
     /// The token the selector uses for its own sub-millisecond timer.

@@ -59,7 +59,7 @@ impl WakeState {
 /// return promptly, with whatever events are ready (possibly none). Wake-ups that arrive
 /// before a `select` consumes one are coalesced into a single wake-up. Waking a selector that
 /// has been dropped does nothing. `wake` is one atomic swap and at most one `write(2)`, so it is
-/// safe to call from a signal handler.
+/// safe to call from a signal handler (Windows: one `send` of a byte on a socket pair).
 ///
 /// # Examples
 ///
@@ -87,11 +87,11 @@ pub struct Waker {
 }
 
 impl Waker {
-    /// What a wake-up writes to: `"eventfd"` (Linux, Android) or `"pipe"` (a non-blocking
-    /// pipe, elsewhere).
+    /// What a wake-up writes to: `"eventfd"` (Linux, Android), `"socket pair"` (Windows: a
+    /// connected pair of loopback TCP sockets) or `"pipe"` (a non-blocking pipe, elsewhere).
     ///
     /// ```
-    /// assert!(["eventfd", "pipe"].contains(&rselectors::Waker::MECHANISM));
+    /// assert!(["eventfd", "pipe", "socket pair"].contains(&rselectors::Waker::MECHANISM));
     /// ```
     pub const MECHANISM: &'static str = crate::sys::notify::KIND;
 

@@ -3,6 +3,8 @@
 //! The stress test runs ~1 s per backend here. The soak variant is ignored by default; run it
 //! with `cargo test --no-default-features --release --test concurrent_modification -- --ignored`
 //! (`RSELECTORS_SOAK_OPS` sets the operations per backend, default 1,000,000).
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Nesting: a selector with a kernel object (epoll here) exposes its fd, which is readable in
 //! another event loop whenever `select` would report something. poll and select keep their
 //! set in user space and have no fd: `try_as_fd()` is `None` and `as_fd()` panics.
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

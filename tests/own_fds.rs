@@ -1,6 +1,8 @@
 //! The selector's own fds (its kernel object and its wake-up notifier) are out of the
 //! caller's reach: never registered, modified, unregistered or reported through a caller's
 //! fd number, whatever number a caller's closed fd had; `reopen` keeps their numbers.
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

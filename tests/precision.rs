@@ -3,6 +3,8 @@
 //! lateness of many sub-millisecond waits is far below the millisecond the stdlib rounds up
 //! to (a bound loose enough for a loaded machine; how late exactly is measured by the
 //! benchmarks).
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

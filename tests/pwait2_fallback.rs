@@ -2,6 +2,8 @@
 //!
 //! Alone in its binary: the fallback is a process-wide switch, and the other precision tests
 //! should run with `epoll_pwait2` when the kernel has it.
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 #![cfg(any(target_os = "linux", target_os = "android"))]
 
 mod common;

@@ -1,4 +1,6 @@
 //! Level-triggered readiness on pipes and socket pairs, on every backend.
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

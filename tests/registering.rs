@@ -1,4 +1,6 @@
 //! register / modify / unregister: semantics, errors, fd reuse and many fds, on every backend.
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

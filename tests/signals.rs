@@ -4,6 +4,8 @@
 //! A no-op SIGUSR1 handler without SA_RESTART is installed, and the waiting thread is
 //! signalled with `pthread_kill` until its select returns (a signal that lands before the
 //! thread enters the kernel wait only runs the handler).
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

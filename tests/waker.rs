@@ -1,5 +1,7 @@
 //! Waking a selector: before a select, from another thread, many at once (coalesced), after
 //! the selector is gone, and with select's notifier beyond FD_SETSIZE.
+// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
+#![cfg(unix)]
 
 mod common;
 

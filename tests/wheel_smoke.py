@@ -22,7 +22,8 @@ import rselectors
 
 here = os.path.dirname(rselectors.__file__)
 assert here.startswith(sys.prefix), (here, sys.prefix)  # the wheel, not a checkout
-assert glob.glob(os.path.join(here, "_rselectors.*so")), os.listdir(here)
+ext = ("so", "pyd")  # the compiled extension (.pyd on Windows)
+assert any(glob.glob(os.path.join(here, f"_rselectors.*{e}")) for e in ext), os.listdir(here)
 
 # register / select / modify / unregister on every class, and DefaultSelector
 classes = [
@@ -83,9 +84,10 @@ else:
     asyncio.set_event_loop_policy(None)
 assert got == ("SelectorEventLoop", rselectors.DefaultSelector.__name__, b"PING\n"), got
 
-# install(): asyncio's default loop gets our selector
+# install(): asyncio's default loop gets our selector (Windows: its selector loop; the default
+# loop there is the proactor, which has no selector)
 rselectors.install()
-loop = asyncio.new_event_loop()
+loop = asyncio.SelectorEventLoop() if sys.platform == "win32" else asyncio.new_event_loop()
 assert type(loop._selector) is rselectors.DefaultSelector
 loop.close()
 rselectors.uninstall()

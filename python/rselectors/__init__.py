@@ -4,28 +4,16 @@
 the same classes, constants, exceptions and messages, and keys that are instances of the
 stdlib's own ``selectors.SelectorKey``. The native selectors are also thread-safe (register
 from one thread while another is in ``select()``; ``close()`` wakes a blocked ``select()``),
-honour sub-millisecond timeouts, and add ``wakeup()``.
+honour sub-millisecond timeouts, and add ``wakeup()``. On Windows, as in the stdlib, there is
+``SelectSelector`` alone (winsock's ``select()``: sockets only), and it is ``DefaultSelector``.
 """
-
-import sys
-
-if sys.platform == "win32":  # pragma: no cover - not importable there
-    raise ImportError(
-        "rselectors does not support Windows: it is built on epoll, kqueue, /dev/poll, "
-        "poll and select for POSIX systems. Use the standard library's selectors module."
-    )
 
 from abc import abstractmethod as _abstractmethod
 from collections.abc import Mapping as _Mapping
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
 
 from . import _rselectors
-from ._rselectors import (
-    PollSelector,
-    SelectSelector,
-    _BaseSelectorImpl,
-    _SelectorMapping,
-)
+from ._rselectors import SelectSelector, _BaseSelectorImpl, _SelectorMapping
 
 __version__ = _rselectors.__version__
 
@@ -34,13 +22,13 @@ __all__ = [
     "EVENT_WRITE",
     "BaseSelector",
     "DefaultSelector",
-    "PollSelector",
     "SelectSelector",
     "SelectorKey",
     "WakeableSelector",
 ]
 
-for _name in ("EpollSelector", "KqueueSelector", "DevpollSelector"):
+# The classes this platform has (Windows: none of them, as in the stdlib).
+for _name in ("PollSelector", "EpollSelector", "KqueueSelector", "DevpollSelector"):
     if hasattr(_rselectors, _name):
         globals()[_name] = getattr(_rselectors, _name)
         __all__.append(_name)
@@ -98,7 +86,7 @@ DefaultSelector = next(
         globals().get("KqueueSelector"),
         globals().get("EpollSelector"),
         globals().get("DevpollSelector"),
-        PollSelector,
+        globals().get("PollSelector"),
         SelectSelector,
     )
     if cls is not None and _can_use(cls)

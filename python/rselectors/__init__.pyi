@@ -27,7 +27,6 @@ __all__ = [
     "BaseSelector",
     "DefaultSelector",
     "EventLoopPolicy",
-    "PollSelector",
     "SelectSelector",
     "SelectorEventLoop",
     "SelectorKey",
@@ -37,6 +36,8 @@ __all__ = [
     "run",
     "uninstall",
 ]
+if sys.platform != "win32":
+    __all__ += ["PollSelector"]
 if sys.platform == "linux":
     __all__ += ["EpollSelector"]
 if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win32":
@@ -74,7 +75,9 @@ class _BaseSelectorImpl(WakeableSelector):
     def wakeup(self) -> None: ...
 
 class SelectSelector(_BaseSelectorImpl): ...
-class PollSelector(_BaseSelectorImpl): ...
+
+if sys.platform != "win32":
+    class PollSelector(_BaseSelectorImpl): ...
 
 if sys.platform == "linux":
     class EpollSelector(_BaseSelectorImpl):
@@ -91,4 +94,5 @@ if sys.platform != "win32" and sys.platform != "linux":
 
 # At run time an alias of the best class that works here (as in the stdlib), chosen at import.
 class DefaultSelector(_BaseSelectorImpl):
-    def fileno(self) -> int: ...
+    if sys.platform != "win32":
+        def fileno(self) -> int: ...

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import selectors as _stdlib
+import socket
 import statistics
 import sys
 import time
@@ -26,7 +27,7 @@ PRECISE_CALL = {
     "kqueue": ("kevent timespec", None),
     "devpoll": (None, "DP_POLL, whole ms"),
     "poll": ("ppoll", "poll, whole ms"),
-    "select": ("pselect", None),
+    "select": ("pselect", "winsock select, system timer ticks"),
 }
 
 
@@ -36,8 +37,12 @@ def _class_name(backend):
 
 
 def _overshoot_us(cls, timeout, samples):
-    """Median time select(timeout) waited beyond ``timeout`` with nothing ready, in µs."""
-    with cls() as sel:
+    """Median time select(timeout) waited beyond ``timeout`` with nothing ready, in µs.
+
+    One idle socket is registered: the stdlib's Windows select() refuses empty sets."""
+    idle, peer = socket.socketpair()
+    with cls() as sel, idle, peer:
+        sel.register(idle, rselectors.EVENT_READ)
         sel.select(timeout)  # warm-up (creates lazy state)
         over = []
         for _ in range(samples):

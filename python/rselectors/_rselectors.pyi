@@ -8,7 +8,6 @@ from _typeshed import FileDescriptorLike
 
 from . import EVENT_READ as EVENT_READ
 from . import EVENT_WRITE as EVENT_WRITE
-from . import PollSelector as PollSelector
 from . import SelectorKey
 from . import SelectSelector as SelectSelector
 from . import _BaseSelectorImpl as _BaseSelectorImpl
@@ -16,7 +15,6 @@ from . import _BaseSelectorImpl as _BaseSelectorImpl
 __all__ = [
     "EVENT_READ",
     "EVENT_WRITE",
-    "PollSelector",
     "SelectSelector",
     "_BaseSelectorImpl",
     "_SelectorMapping",
@@ -25,6 +23,10 @@ __all__ = [
     "_features",
 ]
 
+if sys.platform != "win32":
+    from . import PollSelector as PollSelector
+
+    __all__ += ["PollSelector"]
 if sys.platform == "linux":
     from . import EpollSelector as EpollSelector
 

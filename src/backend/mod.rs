@@ -2,26 +2,33 @@
 //!
 //! Every backend offers the same small surface (the [`Driver`] trait) so
 //! [`Selector`](crate::Selector) never branches on the platform. Translation functions that do not
-//! need the kernel (kqueue's change records, /dev/poll's write protocol) compile and are
-//! unit-tested on every platform; only the syscall glue is `cfg`-gated.
+//! need the kernel (kqueue's change records, /dev/poll's write protocol, winsock's set
+//! building and result merging) compile and are unit-tested on every platform (kqueue's and
+//! /dev/poll's on every Unix); only the syscall glue is `cfg`-gated.
 
 use crate::waker::WakeState;
-use crate::{Events, Interest, Token};
+use crate::{Events, Interest, RawSource, Token};
 pub(crate) use registry::Registry;
 use std::io;
 use std::iter::Chain;
 use std::ops::Range;
-use std::os::fd::{BorrowedFd, RawFd};
+#[cfg(unix)]
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 #[cfg(epoll_available)]
 pub(crate) mod epoll;
+#[cfg(unix)]
 pub(crate) mod poll;
 mod registry;
+#[cfg(unix)]
 pub(crate) mod select;
 // Translation logic is built everywhere (and tested on Linux); the kernel glue is gated inside.
+#[cfg(unix)]
 pub(crate) mod devpoll;
+#[cfg(unix)]
 pub(crate) mod kqueue;
+pub(crate) mod winsock;
 
 /// The surface every backend implements.
 pub(crate) trait Driver: Send + Sync + Sized {
@@ -32,7 +39,7 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// (user-space backends nudge a waiter through it).
     fn register(
         &self,
-        fd: RawFd,
+        fd: RawSource,
         token: Token,
         interest: Interest,
         wake: &WakeState,
@@ -41,14 +48,14 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// Changes `fd`'s token and interest. `NotFound` if it is not registered.
     fn modify(
         &self,
-        fd: RawFd,
+        fd: RawSource,
         token: Token,
         interest: Interest,
         wake: &WakeState,
     ) -> io::Result<()>;
 
     /// Removes `fd`. `NotFound` if it is not registered (a kernel error if the kernel refuses).
-    fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()>;
+    fn unregister(&self, fd: RawSource, wake: &WakeState) -> io::Result<()>;
 
     /// Waits once for up to `timeout` (`None`: forever), appending at most
     /// `events.capacity()` events after `events.clear()`. `notify` is watched too; returns
@@ -60,19 +67,19 @@ pub(crate) trait Driver: Send + Sync + Sized {
         events: &mut Events,
         timeout: Option<Duration>,
         notify: &WakeState,
-        timer: Option<RawFd>,
+        timer: Option<RawSource>,
     ) -> io::Result<bool>;
 
     /// Called once, when the selector is created with its wake-up fd and, where there is
     /// one, its timer's fd (kernel-set backends add them with [`Token::NOTIFY`] and
     /// [`Token::TIMER`]; user-space backends watch them at wait time instead).
-    fn attach(&self, wake: &WakeState, timer: Option<RawFd>) -> io::Result<()>;
+    fn attach(&self, wake: &WakeState, timer: Option<RawSource>) -> io::Result<()>;
 
     /// Whether this backend's set holds `fd`'s registration (with `token` and `interest`) for
     /// the file `fd` names now: what [`Selector::reopen`](crate::Selector::reopen) carries
     /// over. A kernel set (epoll) keeps a registration by file, so a number closed or reused
     /// since no longer names it; user-space sets hold numbers.
-    fn holds(&self, _fd: RawFd, _token: Token, _interest: Interest) -> bool {
+    fn holds(&self, _fd: RawSource, _token: Token, _interest: Interest) -> bool {
         true
     }
 
@@ -82,11 +89,12 @@ pub(crate) trait Driver: Send + Sync + Sized {
     fn adopt(&self, fresh: Self, wake: &WakeState) -> io::Result<()>;
 
     /// The kernel object's fd, for backends that have one.
+    #[cfg(unix)]
     fn as_fd(&self) -> Option<BorrowedFd<'_>>;
 }
 
 /// The error for registering an fd that is registered: the same words on every backend.
-pub(crate) fn already_registered(fd: RawFd) -> io::Error {
+pub(crate) fn already_registered(fd: RawSource) -> io::Error {
     io::Error::new(
         io::ErrorKind::AlreadyExists,
         format!("fd {fd} is already registered"),
@@ -94,7 +102,7 @@ pub(crate) fn already_registered(fd: RawFd) -> io::Error {
 }
 
 /// The error for modifying or unregistering an fd that is not registered.
-pub(crate) fn not_registered(fd: RawFd) -> io::Error {
+pub(crate) fn not_registered(fd: RawSource) -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,
         format!("fd {fd} is not registered"),
@@ -109,8 +117,12 @@ pub(crate) enum AnyDriver {
     Kqueue(kqueue::Kqueue),
     #[cfg(devpoll_available)]
     Devpoll(devpoll::Devpoll),
+    #[cfg(unix)]
     Poll(poll::Poll),
+    #[cfg(unix)]
     Select(select::Select),
+    #[cfg(windows)]
+    Select(winsock::Select),
 }
 
 /// Runs `$body` with `$d` bound to the concrete backend.
@@ -123,6 +135,7 @@ macro_rules! dispatch {
             $crate::backend::AnyDriver::Kqueue($d) => $body,
             #[cfg(devpoll_available)]
             $crate::backend::AnyDriver::Devpoll($d) => $body,
+            #[cfg(unix)]
             $crate::backend::AnyDriver::Poll($d) => $body,
             $crate::backend::AnyDriver::Select($d) => $body,
         }
@@ -151,6 +164,7 @@ pub(crate) fn result_slots(slots: usize, fds: usize, capacity: usize) -> usize {
 /// translation between those bits and [`Interest`] / event flags that every such backend
 /// shares. Any bit outside the table still means "something happened" and reads as an error,
 /// so, as in the stdlib, it reports both READ and WRITE.
+#[cfg(unix)]
 pub(crate) struct ReadinessBits {
     pub(crate) readable: u32,
     pub(crate) writable: u32,
@@ -159,6 +173,7 @@ pub(crate) struct ReadinessBits {
     pub(crate) priority: u32,
 }
 
+#[cfg(unix)]
 impl ReadinessBits {
     /// Kernel interest bits for an [`Interest`] (level-triggered).
     pub(crate) const fn interest(&self, interest: Interest) -> u32 {
@@ -197,7 +212,7 @@ impl ReadinessBits {
 }
 
 /// Coordination between registration changes and waiters for backends whose set lives in
-/// user space (poll, select): waiters copy the set, so a change made while one waits must wake
+/// user space (poll, select; winsock's select): waiters copy the set, so a change made while one waits must wake
 /// it to copy again.
 #[derive(Default)]
 pub(crate) struct UserSpaceSet {
@@ -236,12 +251,17 @@ impl UserSpaceSet {
     /// the ones left out are reported by the next wait instead of the first slots again
     /// (level-triggered fds stay ready, so a fixed order would starve the later ones).
     pub(crate) fn scan_order(&self, n: usize) -> Chain<Range<usize>, Range<usize>> {
-        let start = if self.next_scan < n {
+        let start = self.scan_start(n);
+        (start..n).chain(0..start)
+    }
+
+    /// The first slot of [`scan_order`](UserSpaceSet::scan_order) over `n` slots.
+    pub(crate) fn scan_start(&self, n: usize) -> usize {
+        if self.next_scan < n {
             self.next_scan
         } else {
             0
-        };
-        (start..n).chain(0..start)
+        }
     }
 
     /// A scan stopped at slot `i` because `Events` was full: the next one starts there.

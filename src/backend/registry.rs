@@ -1,12 +1,12 @@
-//! The registrations of a backend that keeps them in user space (poll, select, kqueue,
+//! The registrations of a backend that keeps them in user space (poll, select, winsock, kqueue,
 //! /dev/poll): fd -> what the backend needs to know, with the errors every backend reports
 //! in the same words.
 
 use super::{already_registered, not_registered};
 use crate::fdmap::FdMap;
+use crate::RawSource;
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::RawFd;
 
 /// An [`FdMap`] of registrations with the checks of `register`, `modify` and `unregister`.
 pub(crate) struct Registry<T>(FdMap<T>);
@@ -20,7 +20,7 @@ impl<T> Default for Registry<T> {
 impl<T> Registry<T> {
     /// `AlreadyExists` if `fd` is registered (for backends that ask the kernel between the
     /// check and [`insert`](FdMap::insert)).
-    pub(crate) fn vacant(&self, fd: RawFd) -> io::Result<()> {
+    pub(crate) fn vacant(&self, fd: RawSource) -> io::Result<()> {
         if self.0.contains(fd) {
             return Err(already_registered(fd));
         }
@@ -28,24 +28,25 @@ impl<T> Registry<T> {
     }
 
     /// Registers `fd`: `AlreadyExists` if it is registered.
-    pub(crate) fn add(&mut self, fd: RawFd, value: T) -> io::Result<()> {
+    pub(crate) fn add(&mut self, fd: RawSource, value: T) -> io::Result<()> {
         self.vacant(fd)?;
         self.0.insert(fd, value);
         Ok(())
     }
 
     /// `fd`'s registration: `NotFound` if it is not registered.
-    pub(crate) fn registered(&self, fd: RawFd) -> io::Result<&T> {
+    #[cfg(unix)]
+    pub(crate) fn registered(&self, fd: RawSource) -> io::Result<&T> {
         self.0.get(fd).ok_or_else(|| not_registered(fd))
     }
 
     /// `fd`'s registration, to change it: `NotFound` if it is not registered.
-    pub(crate) fn entry(&mut self, fd: RawFd) -> io::Result<&mut T> {
+    pub(crate) fn entry(&mut self, fd: RawSource) -> io::Result<&mut T> {
         self.0.get_mut(fd).ok_or_else(|| not_registered(fd))
     }
 
     /// Unregisters `fd`, returning its registration: `NotFound` if it is not registered.
-    pub(crate) fn take(&mut self, fd: RawFd) -> io::Result<T> {
+    pub(crate) fn take(&mut self, fd: RawSource) -> io::Result<T> {
         self.0.remove(fd).ok_or_else(|| not_registered(fd))
     }
 }

@@ -1,7 +1,7 @@
 //! The registration table: a map from file descriptor to a value, in registration order.
 
+use crate::RawSource;
 use std::collections::HashMap;
-use std::os::fd::RawFd;
 
 const NIL: u32 = u32::MAX;
 
@@ -24,7 +24,8 @@ struct Entry<T> {
 /// it to the end.
 ///
 /// Negative fds are never stored: `get` returns `None` for them and `insert` panics, so
-/// callers validate fds first (the selector does).
+/// callers validate fds first (the selector does, with `source::in_range`, which on Windows
+/// also keeps SOCKETs within the fd range).
 pub(crate) struct FdMap<T> {
     dense: Vec<Option<Entry<T>>>,
     sparse: HashMap<u32, Entry<T>>,
@@ -56,11 +57,12 @@ impl<T> FdMap<T> {
     }
 
     /// Number of entries.
+    #[cfg(any(unix, feature = "python"))]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    fn key(fd: RawFd) -> Option<u32> {
+    fn key(fd: RawSource) -> Option<u32> {
         u32::try_from(fd).ok()
     }
 
@@ -93,18 +95,18 @@ impl<T> FdMap<T> {
 
     /// The value for `fd`, if present.
     #[inline]
-    pub(crate) fn get(&self, fd: RawFd) -> Option<&T> {
+    pub(crate) fn get(&self, fd: RawSource) -> Option<&T> {
         Self::key(fd).and_then(|k| self.entry(k)).map(|e| &e.value)
     }
 
     /// The value for `fd`, mutably, if present.
-    pub(crate) fn get_mut(&mut self, fd: RawFd) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, fd: RawSource) -> Option<&mut T> {
         let key = Self::key(fd)?;
         self.entry_mut(key).map(|e| &mut e.value)
     }
 
     /// Whether `fd` has an entry.
-    pub(crate) fn contains(&self, fd: RawFd) -> bool {
+    pub(crate) fn contains(&self, fd: RawSource) -> bool {
         self.get(fd).is_some()
     }
 
@@ -114,7 +116,7 @@ impl<T> FdMap<T> {
     /// # Panics
     ///
     /// If `fd` is negative.
-    pub(crate) fn insert(&mut self, fd: RawFd, value: T) -> Option<T> {
+    pub(crate) fn insert(&mut self, fd: RawSource, value: T) -> Option<T> {
         let key = Self::key(fd).expect("FdMap::insert: negative fd");
         if let Some(entry) = self.entry_mut(key) {
             return Some(std::mem::replace(&mut entry.value, value));
@@ -167,7 +169,7 @@ impl<T> FdMap<T> {
     }
 
     /// Removes `fd`, returning its value.
-    pub(crate) fn remove(&mut self, fd: RawFd) -> Option<T> {
+    pub(crate) fn remove(&mut self, fd: RawSource) -> Option<T> {
         let key = Self::key(fd)?;
         let entry = match self.dense.get_mut(key as usize) {
             Some(slot) => slot.take(),
@@ -190,16 +192,16 @@ impl<T> FdMap<T> {
     /// The first fd in insertion order.
     // The ordered walk (`first`, `next_after`) and `drain` serve the Python layer: the live
     // `get_map()` view and `close()`.
-    #[cfg(any(test, feature = "python"))]
-    pub(crate) fn first(&self) -> Option<RawFd> {
-        (self.head != NIL).then_some(self.head as RawFd)
+    #[cfg(any(all(test, unix), feature = "python"))]
+    pub(crate) fn first(&self) -> Option<RawSource> {
+        (self.head != NIL).then_some(self.head as RawSource)
     }
 
     /// The fd after `fd` in insertion order (`None` at the end or if `fd` is absent).
-    #[cfg(any(test, feature = "python"))]
-    pub(crate) fn next_after(&self, fd: RawFd) -> Option<RawFd> {
+    #[cfg(any(all(test, unix), feature = "python"))]
+    pub(crate) fn next_after(&self, fd: RawSource) -> Option<RawSource> {
         let next = self.entry(Self::key(fd)?)?.next;
-        (next != NIL).then_some(next as RawFd)
+        (next != NIL).then_some(next as RawSource)
     }
 
     /// Iterates `(fd, &value)` in insertion order.
@@ -212,7 +214,7 @@ impl<T> FdMap<T> {
     }
 
     /// Removes every entry, returning the values in insertion order.
-    #[cfg(any(test, feature = "python"))]
+    #[cfg(any(all(test, unix), feature = "python"))]
     pub(crate) fn drain(&mut self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.len);
         let mut cursor = self.head;
@@ -243,7 +245,7 @@ pub(crate) struct Iter<'a, T> {
 }
 
 impl<'a, T> Iterator for Iter<'a, T> {
-    type Item = (RawFd, &'a T);
+    type Item = (RawSource, &'a T);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.cursor == NIL {
@@ -253,7 +255,7 @@ impl<'a, T> Iterator for Iter<'a, T> {
         let entry = self.map.entry(key)?;
         self.cursor = entry.next;
         self.remaining -= 1;
-        Some((key as RawFd, &entry.value))
+        Some((key as RawSource, &entry.value))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -269,7 +271,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for FdMap<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::FdMap;
 
@@ -391,5 +393,5 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod fuzz;

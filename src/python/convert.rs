@@ -1,7 +1,7 @@
 //! Argument conversions with the stdlib's rules: file objects, event masks, timeouts.
 
 use super::errors;
-use crate::Backend;
+use crate::{Backend, RawSource};
 use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -10,17 +10,18 @@ use pyo3::types::{PyBool, PyFloat, PyInt, PyModule, PyString};
 use std::ffi::CString;
 use std::time::Duration;
 
-/// A file object's descriptor: the number (if it fits a C int) and the object the stdlib
-/// would store as `key.fd` (the fileobj itself for ints, else `int(fileobj.fileno())`).
+/// A file object's descriptor: the number (if it fits a C int, as every fd and every Windows
+/// SOCKET does: see `source::in_range`) and the object the stdlib would store as `key.fd` (the
+/// fileobj itself for ints, else `int(fileobj.fileno())`).
 pub(crate) struct Fd<'py> {
-    pub(crate) num: Option<i32>,
+    pub(crate) num: Option<RawSource>,
     pub(crate) obj: Bound<'py, PyAny>,
 }
 
 impl Fd<'_> {
     /// The fd number, or the `OverflowError` the stdlib's `select` module raises for an fd
-    /// that does not fit a C int.
-    pub(crate) fn c_int(&self) -> PyResult<i32> {
+    /// that does not fit a C int (on Windows too: its `select()` reads SOCKETs as C ints).
+    pub(crate) fn number(&self) -> PyResult<RawSource> {
         self.num
             .ok_or_else(|| PyOverflowError::new_err("Python int too large to convert to C int"))
     }
@@ -61,7 +62,9 @@ pub(crate) fn fileobj_to_fd<'py>(fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py
     };
     match obj.extract::<i64>() {
         Ok(n) if n >= 0 => Ok(Fd {
-            num: i32::try_from(n).ok(),
+            num: RawSource::try_from(n)
+                .ok()
+                .filter(|&n| crate::source::in_range(n)),
             obj,
         }),
         Ok(_) => Err(negative_fd(&obj)),
@@ -71,13 +74,16 @@ pub(crate) fn fileobj_to_fd<'py>(fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py
     }
 }
 
-/// The fd of an exact `int` that fits a C int and is not negative: the common case of
+/// The fd of an exact `int` that the selector can hold (see [`Fd`]): the common case of
 /// [`fileobj_to_fd`], checked first and with no error to build.
-pub(crate) fn exact_int_fd(fileobj: &Bound<'_, PyAny>) -> Option<i32> {
+pub(crate) fn exact_int_fd(fileobj: &Bound<'_, PyAny>) -> Option<RawSource> {
     if !fileobj.is_exact_instance_of::<PyInt>() {
         return None;
     }
-    fileobj.extract::<i32>().ok().filter(|n| *n >= 0)
+    fileobj
+        .extract::<RawSource>()
+        .ok()
+        .filter(|&n| crate::source::in_range(n))
 }
 
 fn negative_fd(fd: &Bound<'_, PyAny>) -> PyErr {

@@ -60,27 +60,71 @@ pub(crate) fn kernel_object_closed(backend: Backend) -> PyErr {
     }
 }
 
+/// The OS error codes that stand for the core's own "not registered" / "already registered":
+/// what epoll answers (`ENOENT` / `EEXIST`), so the stdlib's error; on Windows the system
+/// errors Python maps to the same errnos and subclasses (`FileNotFoundError`,
+/// `FileExistsError`).
+#[cfg(unix)]
+const REGISTRY_CODES: [i32; 2] = [libc::ENOENT, libc::EEXIST];
+#[cfg(windows)]
+const REGISTRY_CODES: [i32; 2] = [
+    windows_sys::Win32::Foundation::ERROR_FILE_NOT_FOUND as i32,
+    windows_sys::Win32::Foundation::ERROR_ALREADY_EXISTS as i32,
+];
+
 /// An `io::Error` from the core as the stdlib would raise it: `OSError(errno, strerror)`
-/// (which Python turns into the errno's subclass, e.g. `PermissionError` for `EPERM`); the
-/// core's own "not registered" / "already registered" as the kernel's `ENOENT` / `EEXIST`
-/// (what epoll answers, so the stdlib's error); the select backend's out-of-range error as
-/// `ValueError`.
+/// (which Python turns into the errno's subclass, e.g. `PermissionError` for `EPERM`); on
+/// Windows, where the code is a system or winsock error, `OSError(errno, strerror, None,
+/// winerror)` (Python derives the errno from the winerror: `[WinError 10038] An operation was
+/// attempted on something that is not a socket`, as its `select` raises it); the core's own
+/// "not registered" / "already registered" as [`REGISTRY_CODES`]; the select backend's
+/// out-of-range error as `ValueError`.
 pub(crate) fn os_error(err: io::Error) -> PyErr {
+    let [not_found, exists] = REGISTRY_CODES;
     let code = err.raw_os_error().or(match err.kind() {
-        io::ErrorKind::NotFound => Some(libc::ENOENT),
-        io::ErrorKind::AlreadyExists => Some(libc::EEXIST),
+        io::ErrorKind::NotFound => Some(not_found),
+        io::ErrorKind::AlreadyExists => Some(exists),
         _ => None,
     });
     if let Some(code) = code {
         let text = io::Error::from_raw_os_error(code).to_string();
-        let strerror = match text.rfind(" (os error ") {
-            Some(i) => text[..i].to_string(),
-            None => text,
-        };
+        let strerror = strerror(&text).to_string();
+        #[cfg(unix)]
         return PyOSError::new_err((code, strerror));
+        #[cfg(windows)]
+        return PyOSError::new_err((code, strerror, None::<&str>, code));
     }
     match err.kind() {
         io::ErrorKind::InvalidInput => PyValueError::new_err(err.to_string()),
         _ => PyOSError::new_err(err.to_string()),
+    }
+}
+
+/// An OS error's message as Python words it, from Rust's text: without Rust's
+/// ` (os error N)`, and without the trailing period of a Windows system message (Python
+/// strips trailing dots and whitespace from `FormatMessage`'s text; std only whitespace).
+fn strerror(text: &str) -> &str {
+    let text = text.rfind(" (os error ").map_or(text, |i| &text[..i]);
+    text.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strerror;
+
+    #[test]
+    fn messages_as_python_words_them() {
+        assert_eq!(
+            strerror("Bad file descriptor (os error 9)"),
+            "Bad file descriptor"
+        );
+        // Windows: a system message ends with a period (std keeps it, Python drops it).
+        assert_eq!(
+            strerror(
+                "An operation was attempted on something that is not a socket. (os error 10038)"
+            ),
+            "An operation was attempted on something that is not a socket"
+        );
+        assert_eq!(strerror("no code at all"), "no code at all");
     }
 }

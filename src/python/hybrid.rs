@@ -3,14 +3,13 @@
 
 use super::errors;
 use super::selector::BaseSelectorImpl;
-use crate::{Interest, Selector, Source};
+use crate::{Interest, RawSource, Selector, Source};
 use pyo3::exceptions::{PyReferenceError, PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyModule, PyType};
 use std::fmt;
-use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The native [`Selector`] behind a Python selector object.
@@ -309,7 +308,7 @@ type CallbackFn = dyn Fn(&Ready<'_>) -> PyResult<()> + Send + Sync;
 /// ```
 #[pyclass(frozen, module = "rselectors", name = "Callback")]
 pub struct Callback {
-    fd: RawFd,
+    fd: RawSource,
     /// The selector it was registered on; reported to the GC (selector -> key -> callback ->
     /// selector is a cycle) and cleared by it.
     selector: Mutex<Option<Py<PyAny>>>,
@@ -438,8 +437,8 @@ impl<'py> Ready<'py> {
         self.events.is_writable()
     }
 
-    /// The registered fd.
-    pub fn fd(&self) -> RawFd {
+    /// The registered fd (Windows: SOCKET).
+    pub fn fd(&self) -> RawSource {
         self.callback.get().fd
     }
 
@@ -480,7 +479,7 @@ impl fmt::Debug for Ready<'_> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use pyo3::exceptions::{PyKeyError, PyValueError};
@@ -555,7 +554,7 @@ mod tests {
             let hit = hits.clone();
             register_callback(&selector, &a, Interest::WRITABLE, move |ready| {
                 assert_eq!(ready.events(), Interest::WRITABLE);
-                assert_eq!(ready.fd(), ready.fileobj().extract::<RawFd>()?);
+                assert_eq!(ready.fd(), ready.fileobj().extract::<RawSource>()?);
                 hit.store(true, Ordering::SeqCst);
                 ready.unregister().map(drop)
             })?;

@@ -126,7 +126,7 @@ impl SelectorMapping {
 }
 
 struct Cursor {
-    next: Option<i32>,
+    next: Option<crate::RawSource>,
     version: u64,
     len: usize,
 }

@@ -53,16 +53,18 @@ pub use selector::DevpollSelector;
 pub use selector::EpollSelector;
 #[cfg(kqueue_available)]
 pub use selector::KqueueSelector;
-pub use selector::{BaseSelectorImpl, PollSelector, SelectSelector};
+#[cfg(unix)]
+pub use selector::PollSelector;
+pub use selector::{BaseSelectorImpl, SelectSelector};
 
 /// Adds rselectors' classes and constants to a Python module — for a downstream PyO3
 /// extension that wants to ship them in its own module.
 ///
 /// Adds `EVENT_READ`, `EVENT_WRITE`, the selector classes available on this platform
 /// (`EpollSelector`, `PollSelector`, `SelectSelector`, and `KqueueSelector` or
-/// `DevpollSelector` where they exist), their native base and the mapping view class, and
-/// registers (once per process) the fork hook that gives a forked child its own kernel
-/// objects.
+/// `DevpollSelector` where they exist; `SelectSelector` alone on Windows), their native base
+/// and the mapping view class, and registers (once per process, on Unix) the fork hook that
+/// gives a forked child its own kernel objects.
 ///
 /// # Examples
 ///
@@ -80,11 +82,15 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     selector::add_classes(m)?;
     m.add_class::<SelectorMapping>()?;
     m.add_class::<SelectorMappingIterator>()?;
-    register_fork_hook(m)
+    #[cfg(unix)]
+    register_fork_hook(m)?;
+    Ok(())
 }
 
 /// Registers, once per process, the `os.register_at_fork` hook through which a forked child
-/// gives each selector its own kernel object (see `BaseSelectorImpl::lock`).
+/// gives each selector its own kernel object (see `BaseSelectorImpl::lock`). Windows has no
+/// fork.
+#[cfg(unix)]
 fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
     static REGISTERED: pyo3::sync::PyOnceLock<()> = pyo3::sync::PyOnceLock::new();
     let py = m.py();

@@ -397,7 +397,12 @@ selector_class!(
     "Solaris /dev/poll selector.",
     fileno
 );
-selector_class!(PollSelector, Backend::Poll, "Poll-based selector.");
+selector_class!(
+    #[cfg(unix)]
+    PollSelector,
+    Backend::Poll,
+    "Poll-based selector."
+);
 selector_class!(SelectSelector, Backend::Select, "Select-based selector.");
 
 /// Adds every selector class available on this platform to `m`.
@@ -409,6 +414,7 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KqueueSelector>()?;
     #[cfg(devpoll_available)]
     m.add_class::<DevpollSelector>()?;
+    #[cfg(unix)]
     m.add_class::<PollSelector>()?;
     m.add_class::<SelectSelector>()?;
     Ok(())

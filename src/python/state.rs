@@ -6,10 +6,11 @@ use super::convert::{self, Fd};
 use super::errors;
 use crate::fdmap::FdMap;
 use crate::timeout::Deadline;
-use crate::{Backend, Events, Interest, Selector, Token};
+use crate::{Backend, Events, Interest, RawSource, Selector, Token};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,6 +35,7 @@ static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Called by `os.register_at_fork(after_in_child=...)`: every selector notices on its next
 /// kernel operation that it runs in a new process and gives itself fresh kernel objects.
+#[cfg(unix)]
 #[pyfunction]
 pub(crate) fn _after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
@@ -69,17 +71,18 @@ impl Table {
     }
 
     /// The live registrations, as [`Selector::reopen`] takes them.
-    fn registrations(&self) -> impl Iterator<Item = (i32, Token, Interest)> + '_ {
+    fn registrations(&self) -> impl Iterator<Item = (RawSource, Token, Interest)> + '_ {
         self.slots
             .iter()
             .map(|(fd, slot)| (fd, token(fd, slot.gen), slot.interest()))
     }
 }
 
-/// The kernel token of a registration: the fd in the low 32 bits and, on 64-bit targets, a
-/// generation in the high bits, so a stale kernel registration (a dup'ed fd closed without
-/// unregister) is never reported under a later key for the same fd number.
-fn token(fd: i32, gen: u32) -> Token {
+/// The kernel token of a registration: the fd (Windows: the SOCKET, which fits too) in the low
+/// 32 bits and, on 64-bit targets, a generation in the high bits, so a stale kernel
+/// registration (a dup'ed fd closed without unregister) is never reported under a later key
+/// for the same fd number.
+fn token(fd: RawSource, gen: u32) -> Token {
     if cfg!(target_pointer_width = "64") {
         Token(fd as u32 as usize | ((gen as u64) << 32) as usize)
     } else {
@@ -88,8 +91,8 @@ fn token(fd: i32, gen: u32) -> Token {
 }
 
 /// The fd and, on 64-bit targets, the generation of a token.
-fn untoken(t: Token) -> (i32, Option<u32>) {
-    let fd = (t.0 as u64 & 0xffff_ffff) as i32;
+fn untoken(t: Token) -> (RawSource, Option<u32>) {
+    let fd = (t.0 as u64 & 0xffff_ffff) as u32 as RawSource;
     if cfg!(target_pointer_width = "64") {
         (fd, Some((t.0 as u64 >> 32) as u32))
     } else {
@@ -293,7 +296,10 @@ impl Inner {
     /// [`resolve`](Self::resolve) for callers that look a registration up: a `KeyError`
     /// escaping `fileno()` means "not registered" to them, as in the stdlib, where these
     /// lookups sit inside `try: ... except KeyError`. `None`: not registered.
-    pub(crate) fn resolve_registered(&self, fileobj: &Bound<'_, PyAny>) -> PyResult<Option<i32>> {
+    pub(crate) fn resolve_registered(
+        &self,
+        fileobj: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<RawSource>> {
         if let Some(n) = convert::exact_int_fd(fileobj) {
             return Ok(Some(n));
         }
@@ -333,7 +339,7 @@ impl Inner {
     }
 
     /// The registered key object for fd `n`, if any.
-    pub(crate) fn key_at(&self, py: Python<'_>, n: i32) -> Option<Py<PyTuple>> {
+    pub(crate) fn key_at(&self, py: Python<'_>, n: RawSource) -> Option<Py<PyTuple>> {
         self.lock().slots.get(n).map(|s| s.key.clone_ref(py))
     }
 
@@ -346,7 +352,7 @@ impl Inner {
         mask: u8,
     ) -> PyResult<Bound<'py, PyTuple>> {
         // A huge fd cannot be registered already: the kernel step's OverflowError applies.
-        let n = fd.c_int()?;
+        let n = fd.number()?;
         let interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
         let mut table = self.lock();
         if table.slots.contains(n) {
@@ -373,7 +379,7 @@ impl Inner {
     /// not registered. The kernel's refusal is ignored (the fd may be closed already, as the
     /// stdlib ignores it), and a forked child that has no kernel objects of its own yet
     /// leaves the parent's alone (its next kernel operation rebuilds from the table).
-    pub(crate) fn remove(&self, n: i32) -> Option<Slot> {
+    pub(crate) fn remove(&self, n: RawSource) -> Option<Slot> {
         let mut table = self.lock();
         let slot = table.slots.remove(n)?;
         table.version += 1;
@@ -390,7 +396,7 @@ impl Inner {
     /// registration since `old` was read (the caller starts again).
     pub(crate) fn replace<'py>(
         &self,
-        n: i32,
+        n: RawSource,
         old: &Bound<'py, PyTuple>,
         new_key: Bound<'py, PyTuple>,
         mask: Option<u8>,
@@ -502,6 +508,7 @@ impl Inner {
     }
 
     /// The kernel object's fd, for `fileno()`.
+    #[cfg(unix)]
     pub(crate) fn kernel_fd(&self) -> PyResult<i32> {
         let mut table = self.lock();
         let fd = self
@@ -541,7 +548,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        for (fd, gen) in [(0, 0), (5, 1), (i32::MAX, u32::MAX), (1023, 77)] {
+        for (fd, gen) in [(0, 0), (5, 1), (0x7fff_ffff, u32::MAX), (1023, 77)] {
             let (f, g) = untoken(token(fd, gen));
             assert_eq!(f, fd);
             if cfg!(target_pointer_width = "64") {

@@ -3,27 +3,36 @@
 rselectors handles exact ints and floats up to INT_MAX milliseconds natively. Every other
 timeout comes here: each function applies the arithmetic the stdlib selector of that kind
 applies, then hands the result to the stdlib ``select`` primitive in a way that cannot block
-(an always-writable pipe, or an argument checked after the timeout), so any error is the one
-the running Python raises. ``closed``: the rselectors selector (one with a kernel object) is
-closed: the primitive used is a closed one, which raises its "closed" error where the stdlib
-selector's would. The return value is the timeout in seconds (0.0 to poll).
+(an always-writable pipe or, on Windows, socket; or an argument checked after the timeout),
+so any error is the one the running Python raises. ``closed``: the rselectors selector (one
+with a kernel object) is closed: the primitive used is a closed one, which raises its "closed"
+error where the stdlib selector's would. The return value is the timeout in seconds (0.0 to
+poll).
 """
 
 import math
 import os
 import select
+import sys
 
 _state = {}
 
 
 def _writable_fd():
-    """The write end of a private pipe: always writable, so a poll of it returns at once."""
-    if "pipe" not in _state:
-        r, w = os.pipe()
-        os.set_inheritable(r, False)
-        os.set_inheritable(w, False)
-        _state["pipe"] = (r, w)
-    return _state["pipe"][1]
+    """The write end of a private pipe (on Windows, whose select() takes sockets only, of a
+    socket pair): always writable, so a poll or select of it returns at once."""
+    if "writable" not in _state:
+        if sys.platform == "win32":
+            import socket
+
+            _state["pair"] = socket.socketpair()  # both ends stay open with the module
+            _state["writable"] = _state["pair"][1].fileno()
+        else:
+            r, w = os.pipe()
+            os.set_inheritable(r, False)
+            os.set_inheritable(w, False)
+            _state["writable"] = w
+    return _state["writable"]
 
 
 def _poller(factory, name):

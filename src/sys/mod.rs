@@ -1,10 +1,27 @@
 //! Thin, safe wrappers over the kernel interfaces. The only module with `unsafe`.
 //!
-//! Each file wraps one kernel interface; every function turns a `-1`/errno result into an
-//! `io::Error` and does nothing else. Interpretation of the results (flag translation,
-//! bookkeeping) lives in `crate::backend`.
+//! Each file wraps one kernel interface; every function turns a `-1`/errno result (Windows:
+//! `SOCKET_ERROR`/`WSAGetLastError`) into an `io::Error` and does nothing else.
+//! Interpretation of the results (flag translation, bookkeeping) lives in `crate::backend`.
+
+/// What a registration names: a file descriptor.
+#[cfg(unix)]
+pub type RawSource = std::os::fd::RawFd;
+/// What a registration names: a `SOCKET`, 64 bits wide as std's `RawSocket` (every SOCKET
+/// Windows hands out fits in 32 of them).
+#[cfg(windows)]
+pub type RawSource = std::os::windows::io::RawSocket;
+
+/// The OS error a caller's registration call gets for a number that names one of the
+/// selector's own objects other than its kernel object: what a closed one gets (Unix
+/// `EBADF`; Windows `WSAENOTSOCK`, which `select()` gives for a closed socket).
+#[cfg(unix)]
+pub(crate) const CLOSED: i32 = libc::EBADF;
+#[cfg(windows)]
+pub(crate) const CLOSED: i32 = windows_sys::Win32::Networking::WinSock::WSAENOTSOCK;
 
 /// Calls a libc function, turning a `-1` result into `io::Error::last_os_error()`.
+#[cfg(unix)]
 macro_rules! syscall {
     ($fn:ident ( $($arg:expr),* $(,)? )) => {{
         // SAFETY: the caller passes arguments valid for this call (see the call site's
@@ -19,12 +36,15 @@ macro_rules! syscall {
     }};
 }
 
+#[cfg(unix)]
 use std::io;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Points `target`'s fd number at `fresh`'s open file (closing the one it named) and closes
 /// `fresh`: the number stays, the kernel object behind it changes. A thread already blocked
 /// on the old object keeps it until its call returns.
+#[cfg(unix)]
 pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
     let (from, to) = (fresh.as_raw_fd(), target.as_raw_fd());
     loop {
@@ -54,6 +74,7 @@ pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
 ///
 /// `call` must return `Ok(n)` only if the first `n` records at the pointer are initialised
 /// (what the kernel call it makes reports): the records become readable in `buf`.
+#[cfg(unix)]
 #[inline]
 pub(crate) unsafe fn fill<T>(
     buf: &mut Vec<T>,
@@ -73,6 +94,7 @@ pub(crate) unsafe fn fill<T>(
 /// The kernel's event records of one wait, per interface: owned by each
 /// [`Events`](crate::Events), so concurrent waits never share a buffer, and reused from one
 /// wait to the next.
+#[cfg(unix)]
 #[derive(Default)]
 pub(crate) struct RawEvents {
     #[cfg(epoll_available)]
@@ -90,7 +112,12 @@ pub(crate) mod epoll;
 #[cfg(kqueue_available)]
 pub(crate) mod kqueue;
 pub(crate) mod notify;
+#[cfg(unix)]
 pub(crate) mod poll;
+#[cfg(unix)]
 pub(crate) mod select;
 pub(crate) mod time;
 pub(crate) mod timer;
+// The fd_set format and timeouts are built everywhere (and tested on Linux); the call is
+// gated inside.
+pub(crate) mod winsock;

@@ -1,16 +1,27 @@
-//! The wake-up fd: an `eventfd` on Linux and Android, a non-blocking pipe elsewhere.
+//! The wake-up fd: an `eventfd` on Linux and Android, a non-blocking pipe on other Unix
+//! systems, a connected loopback TCP socket pair on Windows.
+//!
+//! Windows: winsock's `select()` watches sockets only, so the notifier is a socket; a pair is
+//! the classic (CPython's `socket.socketpair()` on Windows, libevent, asyncio's self-pipe
+//! there). TCP rather than one UDP socket sending to itself: a stream never drops a byte,
+//! so no notification can be lost, while UDP promises no delivery. std makes the sockets (non-inheritable; std also initialises winsock), so this
+//! needs no unsafe code.
 
 use std::io;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// What the notifier is on this platform.
 pub(crate) const KIND: &str = if cfg!(epoll_available) {
     "eventfd"
+} else if cfg!(windows) {
+    "socket pair"
 } else {
     "pipe"
 };
 
 /// A kernel object that becomes readable when notified, until drained.
+#[cfg(unix)]
 #[derive(Debug)]
 pub(crate) struct NotifyFd {
     read: OwnedFd,
@@ -18,6 +29,7 @@ pub(crate) struct NotifyFd {
     write: OwnedFd,
 }
 
+#[cfg(unix)]
 impl NotifyFd {
     #[cfg(epoll_available)]
     pub(crate) fn new() -> io::Result<NotifyFd> {
@@ -107,7 +119,76 @@ impl NotifyFd {
     }
 }
 
-#[cfg(test)]
+/// A connected pair of loopback TCP sockets, non-blocking: notifying writes a byte to one,
+/// which makes the other readable until drained.
+#[cfg(windows)]
+#[derive(Debug)]
+pub(crate) struct NotifyFd {
+    read: std::net::TcpStream,
+    write: std::net::TcpStream,
+}
+
+#[cfg(windows)]
+impl NotifyFd {
+    pub(crate) fn new() -> io::Result<NotifyFd> {
+        use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .or_else(|_| TcpListener::bind((Ipv6Addr::LOCALHOST, 0)))?;
+        let write = TcpStream::connect(listener.local_addr()?)?;
+        let ours = write.local_addr()?;
+        // Any local process may connect to the listener while it is open: take our own
+        // connection (queued since `connect` returned), and close any other.
+        let read = loop {
+            let (stream, peer) = listener.accept()?;
+            if peer == ours {
+                break stream;
+            }
+        };
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        write.set_nodelay(true)?;
+        Ok(NotifyFd { read, write })
+    }
+
+    /// The socket to watch for readability.
+    pub(crate) fn raw_fd(&self) -> super::RawSource {
+        std::os::windows::io::AsRawSocket::as_raw_socket(&self.read)
+    }
+
+    /// Whether `socket` is one of this notifier's two sockets.
+    pub(crate) fn owns(&self, socket: super::RawSource) -> bool {
+        use std::os::windows::io::AsRawSocket;
+        socket == self.read.as_raw_socket() || socket == self.write.as_raw_socket()
+    }
+
+    /// Makes the read socket readable: one `send` of one byte. A full buffer is already
+    /// readable, so `WSAEWOULDBLOCK` is success.
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        use std::io::Write;
+        loop {
+            match (&self.write).write(&[1]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                other => return other.map(drop),
+            }
+        }
+    }
+
+    /// Consumes all pending notifications so the socket is no longer readable.
+    pub(crate) fn drain(&self) {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        loop {
+            match (&self.read).read(&mut buf) {
+                Ok(n) if n > 0 => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::NotifyFd;
 

@@ -5,8 +5,8 @@
 //! timerfd's expiry has no slack. Elsewhere there is no such timer and [`Timer::fd`] is
 //! `None`.
 
+use super::RawSource;
 use std::io;
-use std::os::fd::RawFd;
 use std::time::Duration;
 
 #[cfg(epoll_available)]
@@ -38,7 +38,7 @@ impl Timer {
     }
 
     /// The fd to watch for readability, where there is a timer.
-    pub(crate) fn fd(&self) -> Option<RawFd> {
+    pub(crate) fn fd(&self) -> Option<RawSource> {
         #[cfg(epoll_available)]
         return Some(self.fd.as_raw_fd());
         #[cfg(not(epoll_available))]
