@@ -7,17 +7,21 @@ skip, except the named justified ones. Both sets of counts are printed.
 
 This works on any CPython whose test package is installed (pyenv builds have it; Debian ships
 it as ``libpython3.X-testsuite``); CI runs it on 3.11 and, in a chroot, on 3.14 and 3.15
-(.ci/run, scripts/test-python). The two runs of a suite go side by side, one per core: the
-whole test_asyncio takes minutes per run, which is why (see the ``seconds`` each run prints).
-Set RSELECTORS_CPYTHON_SUBSET=1 to run only the selector-heavy part of test_asyncio
-(ASYNCIO_SUBSET).
+(.ci/run, scripts/test-python). As CPython's own test runner does, each test module (each
+submodule of the test_asyncio package) runs in a fresh process, as many at once as there are
+cores, the two targets' runs interleaved: one process for a whole package accumulates state
+from module to module and gets slower with every one. Set RSELECTORS_CPYTHON_SUBSET=1 to run
+only the selector-heavy part of test_asyncio (ASYNCIO_SUBSET).
 """
 
 import importlib.util
 import json
 import os
+import pkgutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from _support import IS_STDLIB, TARGET_NAME
@@ -67,36 +71,83 @@ def _have(module):
         return False
 
 
-def _start(target, modules, exclude):
-    cmd = [sys.executable, RUNNER, target, *modules]
+def _test_modules(name):
+    """``name`` if it is a test module; for a package, its test submodules (those its
+    ``load_tests`` loads: the ``test*`` modules beside its ``__init__``)."""
+    spec = importlib.util.find_spec(name)
+    if not spec.submodule_search_locations:
+        return [name]
+    found = pkgutil.iter_modules(spec.submodule_search_locations)
+    return sorted(f"{name}.{m.name}" for m in found if m.name.startswith("test"))
+
+
+def _run_module(target, module, exclude, timeout):
+    """One runner process for one test module: its RESULT summary, with its stderr and exit
+    code added."""
+    cmd = [sys.executable, RUNNER, target, module]
     for test_id in sorted(exclude):
         cmd += ["--exclude", test_id]
     env = dict(os.environ)
     env.setdefault("PYTHONFAULTHANDLER", "1")
-    return subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=os.path.dirname(RUNNER),
-    )
-
-
-def _finish(proc, timeout):
-    """The runner's RESULT summary, with its stderr tail and exit code added."""
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"runner timed out after {timeout}s:\n{err[-8000:]}")
-    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"runner crashed (rc={proc.returncode}):\n{err[-8000:]}"
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=os.path.dirname(RUNNER),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        pytest.fail(f"{module} on {target}: runner timed out after {timeout}s:\n{err[-8000:]}")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, (
+        f"{module} on {target}: runner crashed (rc={proc.returncode}):\n{proc.stderr[-8000:]}"
+    )
     summary = json.loads(lines[-1][len("RESULT "):])
-    summary["stderr"] = err
+    summary["stderr"] = proc.stderr
     summary["returncode"] = proc.returncode
     return summary
+
+
+_SUMMED = ("ran", "failures", "errors", "skipped", "expected_failures", "unexpected_successes")
+_JOINED = ("excluded", "failed_ids", "ran_ids")
+
+
+def _merge(target, parts, exclude, seconds):
+    """One target's summary from its modules' summaries. ``seconds``: the run's wall time."""
+    merged = {k: 0 for k in _SUMMED}
+    merged.update({k: [] for k in _JOINED})
+    merged.update(target=target, python=parts[0]["python"], seconds=seconds, returncode=0,
+                  stderr="", skipped_ids={})
+    for part in parts:
+        for k in _SUMMED + _JOINED:
+            merged[k] += part[k]
+        merged["skipped_ids"].update(part["skipped_ids"])
+        if part["returncode"]:
+            merged["returncode"] = part["returncode"]
+            merged["stderr"] += part["stderr"][-8000:]
+    # Every module's runner is given every exclusion: one none of them found is a stale one.
+    merged["excluded_not_found"] = sorted(set(exclude) - set(merged["excluded"]))
+    return merged
+
+
+def _run_targets(targets, modules, exclude, timeout):
+    """Runs every test module of ``modules`` on each target (``exclude`` applies to the ones
+    that are not the stdlib), each module in its own process, as many at once as there are
+    cores; returns one merged summary per target."""
+    excludes = {t: () if t == "selectors" else tuple(exclude) for t in targets}
+    jobs = [(t, m) for name in modules for m in _test_modules(name) for t in targets]
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        parts = list(pool.map(lambda job: _run_module(*job, excludes[job[0]], timeout), jobs))
+    seconds = round(time.monotonic() - start, 1)
+    return [
+        _merge(t, [p for (target, _), p in zip(jobs, parts) if target == t], excludes[t], seconds)
+        for t in targets
+    ]
 
 
 def _counts(summary):
@@ -122,18 +173,14 @@ def _run(modules, timeout, capsys):
         pytest.skip("CPython's test package is not installed for this interpreter")
     header = f"\n[cpython suites] {' '.join(modules)}\n"
     if IS_STDLIB:
-        ours = _finish(_start(TARGET_NAME, modules, ()), timeout)
+        (ours,) = _run_targets([TARGET_NAME], modules, (), timeout)
         with capsys.disabled():
             sys.stdout.write(f"{header}  {_counts(ours)}\n")
         _check_ours(ours)
         return ours
     # The exclusions that belong to these modules.
     excluded = [t for t in EXCLUDED if t.startswith(tuple(f"{m}." for m in modules))]
-    # One subprocess per target, started together: each runs on its own core.
-    std_proc = _start("selectors", modules, ())
-    ours_proc = _start(TARGET_NAME, modules, excluded)
-    ours = _finish(ours_proc, timeout)
-    std = _finish(std_proc, timeout)
+    std, ours = _run_targets(["selectors", TARGET_NAME], modules, excluded, timeout)
     with capsys.disabled():
         sys.stdout.write(f"{header}  {_counts(std)}\n  {_counts(ours)}\n")
     _check_ours(ours)
