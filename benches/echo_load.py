@@ -18,7 +18,12 @@ Three subcommands (the engine is ``rsbench``, beside this file):
 ``client --port N [--clients 10] [--duration 5] [--msg-size 32] [--load-client PATH]``
     Loads a running echo server on 127.0.0.1:N and prints the requests per second.
 
-``--load-client PATH`` (``run`` and ``client``) uses an executable load client instead of the
+``profile [--impls selectors,rselectors] [--kinds ...] [--rounds 3] [--duration 8] [--pin]``
+    Samples each server kind on each implementation while the load clients load
+    it, and prints the selector's share of the server's samples with its breakdown
+    (``rsbench.profile`` defines it). The server samples itself (no profiler needed).
+
+``--load-client PATH`` (``run``, ``client`` and ``profile``) uses an executable load client instead of the
 Python one: ``gcc -O2 -o /tmp/echo_client benches/loadgen/echo_client.c``.
 """
 
@@ -28,6 +33,7 @@ import sys
 
 from rsbench.cli import main as run
 from rsbench.echo import SERVER_KINDS, load_only, serve
+from rsbench.profile import main as profile
 
 
 def main(argv):
@@ -58,6 +64,8 @@ def main(argv):
         rps = load_only(a.port, a.clients, a.duration, a.msg_size, exe)
         print(f"{rps:,.0f} requests/s ({a.clients} clients, {a.duration} s)")
         return 0
+    if argv and argv[0] == "profile":
+        return profile(argv[1:], prog="echo_load.py profile")
     if argv and argv[0] == "run":
         argv = argv[1:]
     return run(["--cases", "echo", *argv], prog="echo_load.py [run]")

@@ -93,6 +93,12 @@ def serve(impl, kind, port, selector="DefaultSelector", max_seconds=3600.0, loop
     """Run an echo server of ``kind`` on ``impl`` until killed (at most ``max_seconds``)."""
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     _watchdog(max_seconds)
+    sampler = os.environ.get("RSBENCH_PROFILE")
+    if sampler:
+        from .profile import install_sampler
+
+        path, rate = sampler.rsplit(",", 1)
+        install_sampler(path, float(rate))
     mod = import_impl(impl)
     if kind == "callback":
         serve_callback(mod, port, selector)
