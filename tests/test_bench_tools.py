@@ -392,3 +392,59 @@ def test_readme_table_ranges_cover_every_run(rsbench):
         "| modify READ ↔ READ\\|WRITE (socket / int fd) | - / 100–120 ns | - / 50 ns "
         "| - / 40 ns | - / 0.25 | - / 1.25 |"
     )
+
+
+def _line_of(path, text):
+    """``path:N`` of the first line of ``path`` containing ``text``."""
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if text in line:
+                return f"{path}:{n}"
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def test_profile_classifies_samples_by_one_rule_for_every_impl(rsbench):
+    """``echo_load.py profile``'s rule: a frame of the stdlib's selectors.py is the selector
+    (its helpers charged to the method they serve); a native selector has no frame, so a
+    sample at a line calling a selector method is the selector's; the rest is asyncio's
+    ``_process_events``, the socket calls, or other."""
+    import asyncio.base_events
+    import asyncio.selector_events
+
+    from rsbench.profile import classify, parse_raw, shares
+
+    base, sel_events = asyncio.base_events.__file__, asyncio.selector_events.__file__
+    run_once = f"BaseEventLoop._run_once ({_line_of(base, 'self._selector.select(timeout)')})"
+    process = f"BaseSelectorEventLoop._process_events ({_line_of(sel_events, 'key.fileobj')})"
+    recv = f"_SelectorSocketTransport._read_ready__get_buffer ({_line_of(sel_events, '.recv_into(')})"
+    outer = f"BaseEventLoop.run_forever ({_line_of(base, 'self._run_once()')})"
+    stdlib_select = f"EpollSelector.select ({selectors.__file__}:460)"
+    stdlib_lookup = f"_BaseSelectorImpl._key_from_fd ({selectors.__file__}:275)"
+    assert classify([outer, run_once]) == ("selector", "select")
+    assert classify([outer, run_once, stdlib_select]) == ("selector", "select")
+    assert classify([outer, run_once, stdlib_select, stdlib_lookup]) == ("selector", "select")
+    assert classify([outer, process]) == ("process_events", None)
+    assert classify([outer, recv]) == ("socket", None)
+    assert classify([outer]) == ("other", None)
+
+    raw = f"{outer};{run_once} 3\n{outer};{process} 1\n{outer} 4\n"
+    res = shares(parse_raw(raw))
+    assert res["samples"] == 8 and res["selector"] == 3 / 8 and res["process_events"] == 1 / 8
+    assert res["methods"]["select"] == 3 / 8 and res["socket"] == 0.0
+
+
+@native
+@needs_rselectors
+def test_profile_samples_each_server(rsbench):
+    """A short ``echo_load.py profile`` run: a table row per implementation, each with
+    samples taken in its server while the load ran."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCHES, "echo_load.py"), "profile", "--kinds",
+         "callback", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[1]: line.split() for line in proc.stdout.splitlines()[1:]}
+    assert set(rows) == {"selectors", "rselectors"}, proc.stdout
+    for row in rows.values():
+        assert row[0] == "callback" and int(row[2]) > 0, proc.stdout
