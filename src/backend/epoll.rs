@@ -189,16 +189,27 @@ mod tests {
         ep.attach(&wake, None).unwrap();
         let count = || ep.registered.load(Ordering::Relaxed);
         assert_eq!(count(), 1);
-        // Closed before unregister, many times: the count must not grow.
+        // Closed before unregister, many times: the count must not grow. Other tests run on
+        // other threads of this process and may take the freed number before the unregister:
+        // then the kernel says ENOENT, which cannot tell a dropped registration from none,
+        // and the count stays one over (an upper bound, as documented). Those are counted.
+        let mut reused = 0;
         for _ in 0..100 {
             let (a, _b) = UnixStream::pair().unwrap();
             let fd = a.as_raw_fd();
             ep.register(fd, Token(1), Interest::READABLE, &wake)
                 .unwrap();
             drop(a);
-            assert!(ep.unregister(fd, &wake).is_err());
+            let err = ep.unregister(fd, &wake).unwrap_err();
+            if err.kind() == io::ErrorKind::NotFound {
+                reused += 1;
+            }
         }
-        assert_eq!(count(), 1);
+        assert!(
+            reused < 50,
+            "{reused} of 100 numbers reused before the unregister"
+        );
+        assert_eq!(count(), 1 + reused);
         // A duplicate keeps the file, and so its registration: still counted.
         let (a, _b) = UnixStream::pair().unwrap();
         let fd = a.as_raw_fd();
