@@ -190,27 +190,22 @@ mod tests {
         let count = || ep.registered.load(Ordering::Relaxed);
         assert_eq!(count(), 1);
         // Closed before unregister, many times: the count must not grow. Other tests run on
-        // other threads of this process and may take the freed number before the unregister:
-        // then the kernel says ENOENT, which cannot tell a dropped registration from none,
-        // and the count stays one over (an upper bound, as documented). Those are counted.
-        let mut reused = 0;
+        // other threads of this process meanwhile: a freed number another file takes before
+        // the unregister (ENOENT), or a file a forked child holds for a moment, leaves the
+        // count one over for that call (an upper bound, as documented). A count that grew
+        // with every such call would be 100 over.
         for _ in 0..100 {
             let (a, _b) = UnixStream::pair().unwrap();
             let fd = a.as_raw_fd();
             ep.register(fd, Token(1), Interest::READABLE, &wake)
                 .unwrap();
             drop(a);
-            let err = ep.unregister(fd, &wake).unwrap_err();
-            if err.kind() == io::ErrorKind::NotFound {
-                reused += 1;
-            }
+            assert!(ep.unregister(fd, &wake).is_err());
         }
-        assert!(
-            reused < 50,
-            "{reused} of 100 numbers reused before the unregister"
-        );
-        assert_eq!(count(), 1 + reused);
+        let over = count() - 1;
+        assert!(over <= 10, "the count grew by {over} in 100 calls");
         // A duplicate keeps the file, and so its registration: still counted.
+        let before = count();
         let (a, _b) = UnixStream::pair().unwrap();
         let fd = a.as_raw_fd();
         ep.register(fd, Token(1), Interest::READABLE, &wake)
@@ -218,7 +213,7 @@ mod tests {
         let dup = a.try_clone().unwrap();
         drop(a);
         assert!(ep.unregister(fd, &wake).is_err());
-        assert_eq!(count(), 2);
+        assert_eq!(count(), before + 1);
         drop(dup);
     }
 
