@@ -12,6 +12,7 @@ one on the stdlib.
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 import unittest
@@ -69,6 +70,10 @@ def main():
     parser.add_argument("--exclude", action="append", default=[])
     parser.add_argument("--verbosity", type=int, default=1)
     args = parser.parse_args()
+    # A run started in the background inherits SIGINT ignored; CPython's tests that interrupt
+    # themselves (test_runners' _thread.interrupt_main) expect Python's own handler, as a
+    # terminal gives it (3.14's test_asyncio_run_without_uncancel runs out of memory without).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     mod = _install(args.target)
     # Everything below imports selectors (asyncio, subprocess, the tests) and must see `mod`.
