@@ -12,6 +12,7 @@ from _support import (
     EVENT_WRITE,
     blocked_in_wait,
     class_params,
+    fixes_stdlib,
 )
 
 POLL_SELECT = {"PollSelector": None, "SelectSelector": None}
@@ -260,3 +261,53 @@ def test_wait_continues_for_remaining_time_after_change(sel, socketpair):
     assert waiter.error is None, waiter.error
     assert waiter.result == []
     assert waiter.ended_at - waiter.started_at >= 1.0
+
+
+@fixes_stdlib("the stdlib's get_map() views look each fd up again, racing with other threads")
+@pytest.mark.timeout(60)
+def test_map_views_never_see_an_fd_vanish_between_fd_and_key(sel, socketpair):
+    """get_map().items() and .values() while another thread unregisters and registers
+    again: each item is read in one step, so an iteration completes or raises the dict's
+    RuntimeError, never a KeyError for an fd that went away between its number and its key.
+    (collections.abc's views, which the stdlib's mapping uses, look each fd up again.)"""
+    import sys
+
+    socks = [socketpair()[0] for _ in range(64)]
+    for s in socks:
+        sel.register(s, EVENT_READ)
+    stop = threading.Event()
+    errors = []
+
+    def churn():
+        try:
+            while not stop.is_set():
+                for s in socks[::2]:
+                    sel.unregister(s)
+                for s in socks[::2]:
+                    sel.register(s, EVENT_READ)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    completed = changed = 0
+    try:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            for view in (sel.get_map().items, sel.get_map().values):
+                try:
+                    items = list(view())
+                except RuntimeError as exc:
+                    assert "changed" in str(exc), exc
+                    changed += 1
+                else:
+                    completed += 1
+                    assert all(type(i) in (tuple, stdlib.SelectorKey) for i in items)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(old)
+    assert not errors, errors
+    assert completed + changed > 0

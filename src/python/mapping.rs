@@ -5,7 +5,9 @@ use super::state::Inner;
 use super::statics;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
+use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -39,11 +41,40 @@ impl SelectorMapping {
     }
 }
 
-fn abc_view<'py>(slf: &Bound<'py, SelectorMapping>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    slf.py()
-        .import("collections.abc")?
-        .getattr(name)?
-        .call1((slf,))
+/// A view of the mapping: `collections.abc`'s `KeysView`, or an `ItemsView`/`ValuesView`
+/// of `views.py` (compiled into the extension), which iterate through [`Yield::Items`] and
+/// [`Yield::Values`].
+fn view<'py>(slf: &Bound<'py, SelectorMapping>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static VIEWS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let py = slf.py();
+    let module = match name {
+        "KeysView" => py.import("collections.abc")?,
+        _ => VIEWS
+            .get_or_try_init(py, || {
+                let code = CString::new(include_str!("views.py")).expect("no NUL in views.py");
+                let module =
+                    PyModule::from_code(py, &code, c"rselectors/_views.py", c"rselectors._views")?;
+                Ok::<_, PyErr>(module.unbind())
+            })?
+            .bind(py)
+            .clone(),
+    };
+    module.getattr(name)?.call1((slf,))
+}
+
+impl SelectorMapping {
+    fn iter(&self, what: Yield) -> SelectorMappingIterator {
+        let table = self.sel.lock();
+        SelectorMappingIterator {
+            sel: self.sel.clone(),
+            what,
+            state: Mutex::new(Cursor {
+                next: table.slots.first(),
+                version: table.version,
+                len: table.slots.len(),
+            }),
+        }
+    }
 }
 
 #[pymethods]
@@ -81,30 +112,32 @@ impl SelectorMapping {
     }
 
     fn __iter__(&self) -> SelectorMappingIterator {
-        let table = self.sel.lock();
-        SelectorMappingIterator {
-            sel: self.sel.clone(),
-            state: Mutex::new(Cursor {
-                next: table.slots.first(),
-                version: table.version,
-                len: table.slots.len(),
-            }),
-        }
+        self.iter(Yield::Fds)
+    }
+
+    /// Iterator of `(fd, key)` pairs, each read in one step (`items()` iterates it).
+    fn _iter_items(&self) -> SelectorMappingIterator {
+        self.iter(Yield::Items)
+    }
+
+    /// Iterator of the keys (`values()` iterates it).
+    fn _iter_values(&self) -> SelectorMappingIterator {
+        self.iter(Yield::Values)
     }
 
     /// D.keys() -> a set-like object providing a view on D's keys
     fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        abc_view(slf, "KeysView")
+        view(slf, "KeysView")
     }
 
     /// D.values() -> an object providing a view on D's values
     fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        abc_view(slf, "ValuesView")
+        view(slf, "ValuesView")
     }
 
     /// D.items() -> a set-like object providing a view on D's items
     fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        abc_view(slf, "ItemsView")
+        view(slf, "ItemsView")
     }
 
     fn __eq__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
@@ -131,11 +164,20 @@ struct Cursor {
     len: usize,
 }
 
-/// Iterator over a selector's registered fds, failing like a `dict` iterator if the
-/// selector's fds change during iteration.
+/// What a [`SelectorMappingIterator`] yields per registration.
+#[derive(Clone, Copy)]
+enum Yield {
+    Fds,
+    Values,
+    Items,
+}
+
+/// Iterator over a selector's registered fds (or keys, or `(fd, key)` pairs), failing like a
+/// `dict` iterator if the selector's fds change during iteration.
 #[pyclass(frozen, module = "rselectors", name = "_SelectorMappingIterator")]
 pub struct SelectorMappingIterator {
     sel: Arc<Inner>,
+    what: Yield,
     state: Mutex<Cursor>,
 }
 
@@ -160,11 +202,16 @@ impl SelectorMappingIterator {
             return Ok(None);
         };
         cursor.next = table.slots.next_after(fd);
-        let fd_obj = table
-            .slots
-            .get(fd)
-            .map(|slot| slot.key.bind(py).get_borrowed_item(1).map(|o| o.to_owned()));
+        // Only references are taken under the lock; the pair is built after it.
+        let Some(key) = table.slots.get(fd).map(|slot| slot.key.bind(py).clone()) else {
+            return Ok(None);
+        };
         drop(table);
-        fd_obj.transpose()
+        let fd_obj = || key.get_borrowed_item(1).map(|o| o.to_owned());
+        Ok(Some(match self.what {
+            Yield::Fds => fd_obj()?,
+            Yield::Values => key.into_any(),
+            Yield::Items => PyTuple::new(py, [fd_obj()?, key.clone().into_any()])?.into_any(),
+        }))
     }
 }
