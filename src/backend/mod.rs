@@ -71,9 +71,11 @@ pub(crate) trait Driver: Send + Sync + Sized {
     ) -> io::Result<bool>;
 
     /// Called once, when the selector is created with its wake-up fd and, where there is
-    /// one, its timer's fd (kernel-set backends add them with [`Token::NOTIFY`] and
-    /// [`Token::TIMER`]; user-space backends watch them at wait time instead).
-    fn attach(&self, wake: &WakeState, timer: Option<RawSource>) -> io::Result<()>;
+    /// one, its timer's fd: kernel-set backends add them with [`Token::NOTIFY`] and
+    /// [`Token::TIMER`]. User-space backends (the default) watch them at wait time instead.
+    fn attach(&self, _wake: &WakeState, _timer: Option<RawSource>) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Whether this backend's set holds `fd`'s registration (with `token` and `interest`) for
     /// the file `fd` names now: what [`Selector::reopen`](crate::Selector::reopen) carries
@@ -88,9 +90,12 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// this one is to hold from now on (see `Selector::reopen`).
     fn adopt(&self, fresh: Self, wake: &WakeState) -> io::Result<()>;
 
-    /// The kernel object's fd, for backends that have one.
+    /// The kernel object's fd, for backends that have one (user-space backends, the default,
+    /// have none).
     #[cfg(unix)]
-    fn as_fd(&self) -> Option<BorrowedFd<'_>>;
+    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
 }
 
 /// The error for registering an fd that is registered: the same words on every backend.

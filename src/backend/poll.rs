@@ -9,7 +9,7 @@ use crate::sys::poll::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -225,10 +225,6 @@ impl Driver for Poll {
         result.map(|_| woken)
     }
 
-    fn attach(&self, _: &WakeState, _: Option<RawFd>) -> io::Result<()> {
-        Ok(())
-    }
-
     fn adopt(&self, fresh: Poll, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
         // The waiters and their buffers stay (a buffer is copied again: the set changed).
@@ -240,10 +236,6 @@ impl Driver for Poll {
         };
         st.set.changed(wake);
         Ok(())
-    }
-
-    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
-        None
     }
 }
 

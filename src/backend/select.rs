@@ -9,7 +9,7 @@ use crate::sys::select::{self, FdSet, FD_SETSIZE};
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -236,10 +236,6 @@ impl Driver for Select {
         }
     }
 
-    fn attach(&self, _: &WakeState, _: Option<RawFd>) -> io::Result<()> {
-        Ok(())
-    }
-
     fn adopt(&self, fresh: Select, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
         // The waiters stay.
@@ -250,10 +246,6 @@ impl Driver for Select {
         };
         st.set.changed(wake);
         Ok(())
-    }
-
-    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
-        None
     }
 }
 

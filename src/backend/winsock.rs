@@ -283,10 +283,6 @@ impl super::Driver for Select {
         })
     }
 
-    fn attach(&self, _: &WakeState, _: Option<RawSource>) -> io::Result<()> {
-        Ok(())
-    }
-
     fn adopt(&self, fresh: Select, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
         // The waiters and their spare sets stay.
