@@ -1,13 +1,13 @@
 //! Argument conversions with the stdlib's rules: file objects, event masks, timeouts.
 
 use super::errors;
+use super::statics;
 use crate::{Backend, RawSource};
 use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyModule, PyString};
-use std::ffi::CString;
 use std::time::Duration;
 
 /// A file object's descriptor: the number (if it fits a C int, as every fd and every Windows
@@ -171,9 +171,7 @@ pub(crate) fn timeout(
                 Backend::Select => "select_",
                 other => other.name(),
             };
-            let checked = checker(t.py())?
-                .bind(t.py())
-                .call_method1(name, (t, closed))?;
+            let checked = checker(t.py())?.call_method1(name, (t, closed))?;
             checked.extract::<f64>()?
         }
     };
@@ -195,18 +193,15 @@ fn duration_at_least(secs: f64) -> Duration {
 }
 
 /// The `timeouts.py` helper module, compiled into the extension.
-fn checker(py: Python<'_>) -> PyResult<&Py<PyModule>> {
+fn checker(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static CHECKER: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    CHECKER.get_or_try_init(py, || {
-        let code = CString::new(include_str!("timeouts.py")).expect("no NUL in timeouts.py");
-        let module = PyModule::from_code(
-            py,
-            &code,
-            c"rselectors/_timeouts.py",
-            c"rselectors._timeouts",
-        )?;
-        Ok::<_, PyErr>(module.unbind())
-    })
+    statics::embedded_module(
+        py,
+        &CHECKER,
+        include_str!("timeouts.py"),
+        c"rselectors/_timeouts.py",
+        c"rselectors._timeouts",
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
-use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -49,15 +48,14 @@ fn view<'py>(slf: &Bound<'py, SelectorMapping>, name: &str) -> PyResult<Bound<'p
     let py = slf.py();
     let module = match name {
         "KeysView" => py.import("collections.abc")?,
-        _ => VIEWS
-            .get_or_try_init(py, || {
-                let code = CString::new(include_str!("views.py")).expect("no NUL in views.py");
-                let module =
-                    PyModule::from_code(py, &code, c"rselectors/_views.py", c"rselectors._views")?;
-                Ok::<_, PyErr>(module.unbind())
-            })?
-            .bind(py)
-            .clone(),
+        _ => statics::embedded_module(
+            py,
+            &VIEWS,
+            include_str!("views.py"),
+            c"rselectors/_views.py",
+            c"rselectors._views",
+        )?
+        .clone(),
     };
     module.getattr(name)?.call1((slf,))
 }

@@ -2,7 +2,24 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyModule, PyTuple, PyType};
+use std::ffi::{CStr, CString};
+
+/// A Python helper module compiled into the extension (`code`, from `include_str!`), made
+/// once per interpreter in `cell` under the name `rselectors.<name>` (file `rselectors/<file>`).
+pub(crate) fn embedded_module<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyModule>>,
+    code: &str,
+    file: &CStr,
+    name: &CStr,
+) -> PyResult<&'py Bound<'py, PyModule>> {
+    let module = cell.get_or_try_init(py, || {
+        let code = CString::new(code).expect("no NUL in an embedded module's source");
+        Ok::<_, PyErr>(PyModule::from_code(py, &code, file, name)?.unbind())
+    })?;
+    Ok(module.bind(py))
+}
 
 struct Statics {
     /// The stdlib's `selectors.SelectorKey` namedtuple class.
