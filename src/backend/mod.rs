@@ -59,7 +59,9 @@ pub(crate) trait Driver: Send + Sync + Sized {
 
     /// Waits once for up to `timeout` (`None`: forever), appending at most
     /// `events.capacity()` events after `events.clear()`. `notify` is watched too; returns
-    /// whether it was readable. `timer`, if given, is the fd of the selector's timer, armed
+    /// whether it was readable. A zero-timeout wait, which cannot be woken, may instead leave
+    /// the notifier out and return whether a wake-up is pending (poll and select do: one fd
+    /// less for the kernel to scan). `timer`, if given, is the fd of the selector's timer, armed
     /// for this wait: it ends the wait when it becomes readable (kernel-set backends have
     /// it in their set already). `Interrupted` on EINTR.
     fn wait(

@@ -215,6 +215,12 @@ impl Driver for Select {
         timer: Option<RawFd>,
     ) -> io::Result<bool> {
         events.clear();
+        if timeout == Some(Duration::ZERO) {
+            // Cannot be woken: the notifier is left out of the sets (one fd less for the
+            // kernel to scan) and a pending wake-up is reported from its flag.
+            self.wait_once(events, timeout, None, None)?;
+            return Ok(notify.is_pending());
+        }
         match notify.notify_fd().raw_fd() {
             fd if fd >= FD_SETSIZE => {
                 // The notifier cannot be in an fd_set: wait in short slices, checking for
