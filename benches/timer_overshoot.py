@@ -29,8 +29,10 @@ def python_side(samples):
     """(impl, timeout_us) -> list of lateness in µs, the stdlib and rselectors interleaved."""
     rows = {}
     for name in CLASSES:
-        sides = [("stdlib " + name, getattr(selectors, name)()),
-                 ("rselectors " + name, getattr(rselectors, name)())]
+        sides = [
+            ("stdlib " + name, getattr(selectors, name)()),
+            ("rselectors " + name, getattr(rselectors, name)()),
+        ]
         for t_us in TIMEOUTS_US:
             t = t_us / 1e6
             late = {label: [] for label, _ in sides}
@@ -50,9 +52,20 @@ def python_side(samples):
 
 def rust_side(samples):
     out = subprocess.run(
-        ["cargo", "bench", "--quiet", "--bench", "timer_overshoot", "--", "--samples",
-         str(samples)],
-        cwd=os.path.dirname(HERE), check=True, capture_output=True, text=True,
+        [
+            "cargo",
+            "bench",
+            "--quiet",
+            "--bench",
+            "timer_overshoot",
+            "--",
+            "--samples",
+            str(samples),
+        ],
+        cwd=os.path.dirname(HERE),
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
@@ -67,8 +80,10 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--out", help="also write the table to this file")
     args = p.parse_args(argv)
-    machine = (f"{platform.platform()}, {platform.python_implementation()} "
-               f"{platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start")
+    machine = (
+        f"{platform.platform()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
+    )
     lines = [
         f"# timer overshoot, {time.strftime('%Y-%m-%d')}: {machine}",
         f"# command: python benches/timer_overshoot.py --samples {args.samples}",
@@ -81,8 +96,10 @@ def main(argv=None):
         med, p99 = summary(values)
         lines.append(f"{'Python ' + label:<34} {t_us:>6}µs {med:>8.1f} {p99:>8.1f}")
     for row in rust_side(args.samples):
-        lines.append(f"{'Rust ' + row['impl']:<34} {row['timeout_us']:>6}µs "
-                     f"{row['median_us']:>8.1f} {row['p99_us']:>8.1f}")
+        lines.append(
+            f"{'Rust ' + row['impl']:<34} {row['timeout_us']:>6}µs "
+            f"{row['median_us']:>8.1f} {row['p99_us']:>8.1f}"
+        )
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     if args.out:

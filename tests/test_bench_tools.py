@@ -317,11 +317,21 @@ def test_floor_is_measured_in_the_same_run(three_way):
         assert res["ratio"] == pytest.approx(b / a) and res["ratio_floor"] == pytest.approx(b / c)
     poll = results["modify/poll/obj=fd"]  # the floor has no PollSelector: it sits this one out
     assert poll["values"][2] is None and "ratio_floor" not in poll and poll["values"][1] > 0
+    # The kernel's share, timed beside them: epoll_wait's bare cost for the ready case (below
+    # the floor's, which makes the same call and builds the objects); no system call at all in
+    # a lookup or in poll's modify.
+    ready = results["select_ready/epoll/K=100/N=100"]
+    assert 0 < ready["kernel"]["median"] < ready["values"][2], ready["kernel"]
+    assert len(ready["kernel"]["stats"]) and ready["kernel_share"] == pytest.approx(
+        ready["kernel"]["median"] / ready["values"][0]
+    )
+    for cid in ("get_key/epoll/obj=fd", "modify/poll/obj=fd"):
+        assert results[cid]["kernel"]["median"] == 0 and results[cid]["kernel_share"] == 0
     header = next(line for line in proc.stdout.splitlines() if line.startswith("case "))
-    assert " ".join(header.split()[4:]) == "A stdlib B rselectors C floor B/A B/C note"
+    assert " ".join(header.split()[4:]) == "A stdlib B rselectors C floor K kernel B/A B/C K/A note"
     row = next(line for line in proc.stdout.splitlines() if line.startswith("get_key "))
     res = results["get_key/epoll/obj=fd"]
-    assert f"{res['ratio']:.2f}  {res['ratio_floor']:.2f}" in row, row
+    assert f"{res['ratio']:.2f}  {res['ratio_floor']:.2f}  0.00" in row, row
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -416,7 +426,9 @@ def test_profile_classifies_samples_by_one_rule_for_every_impl(rsbench):
     base, sel_events = asyncio.base_events.__file__, asyncio.selector_events.__file__
     run_once = f"BaseEventLoop._run_once ({_line_of(base, 'self._selector.select(timeout)')})"
     process = f"BaseSelectorEventLoop._process_events ({_line_of(sel_events, 'key.fileobj')})"
-    recv = f"_SelectorSocketTransport._read_ready__get_buffer ({_line_of(sel_events, '.recv_into(')})"
+    recv = (
+        f"_SelectorSocketTransport._read_ready__get_buffer ({_line_of(sel_events, '.recv_into(')})"
+    )
     outer = f"BaseEventLoop.run_forever ({_line_of(base, 'self._run_once()')})"
     stdlib_select = f"EpollSelector.select ({selectors.__file__}:460)"
     stdlib_lookup = f"_BaseSelectorImpl._key_from_fd ({selectors.__file__}:275)"
@@ -439,9 +451,23 @@ def test_profile_samples_each_server(rsbench):
     """A short ``echo_load.py profile`` run: a table row per implementation, each with
     samples taken in its server while the load ran."""
     proc = subprocess.run(
-        [sys.executable, os.path.join(BENCHES, "echo_load.py"), "profile", "--kinds",
-         "callback", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            os.path.join(BENCHES, "echo_load.py"),
+            "profile",
+            "--kinds",
+            "callback",
+            "--rounds",
+            "1",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[1]: line.split() for line in proc.stdout.splitlines()[1:]}

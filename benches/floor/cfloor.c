@@ -17,7 +17,9 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #define EV_READ 1
@@ -648,6 +650,186 @@ static PyTypeObject Map_Type = {
 };
 
 /* ------------------------------------------------------------------------------------- */
+/* the kernel's share: a case's bare system calls, `n` times in a C loop, nothing else */
+
+/* bare_epoll_wait(epfd, maxevents, n): epoll_wait(epfd, buf, maxevents, 0), n times */
+static PyObject *
+bare_epoll_wait(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int epfd, maxevents, r;
+    long n, i;
+    struct epoll_event *buf;
+    if (!PyArg_ParseTuple(args, "iil", &epfd, &maxevents, &n))
+        return NULL;
+    if (maxevents < 1) {
+        PyErr_SetString(PyExc_ValueError, "maxevents must be >= 1");
+        return NULL;
+    }
+    buf = PyMem_Malloc(sizeof(struct epoll_event) * (size_t)maxevents);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    for (i = 0; i < n; i++) {
+        r = epoll_wait(epfd, buf, maxevents, 0);
+        if (r < 0 && errno != EINTR) {
+            PyMem_Free(buf);
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+    }
+    PyMem_Free(buf);
+    Py_RETURN_NONE;
+}
+
+/* bare_epoll_ctl(epfd, fd, pair, n): n times, pair 0: EPOLL_CTL_ADD (EPOLLIN) then
+ * EPOLL_CTL_DEL of fd; pair 1: EPOLL_CTL_MOD to EPOLLIN|EPOLLOUT then to EPOLLIN */
+static PyObject *
+bare_epoll_ctl(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int epfd, fd, pair;
+    long n, i;
+    struct epoll_event in = {.events = EPOLLIN}, inout = {.events = EPOLLIN | EPOLLOUT};
+    if (!PyArg_ParseTuple(args, "iiil", &epfd, &fd, &pair, &n))
+        return NULL;
+    in.data.fd = inout.data.fd = fd;
+    for (i = 0; i < n; i++) {
+        int a = pair ? epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &inout)
+                     : epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &in);
+        int b = pair ? epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &in)
+                     : epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+        if (a < 0 || b < 0)
+            return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+/* The fds of a sequence of ints, in a new PyMem array of *len entries (NULL on error). */
+static int *
+fd_array(PyObject *seq, Py_ssize_t *len)
+{
+    Py_ssize_t i, k;
+    int *out;
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence of fds");
+    if (fast == NULL)
+        return NULL;
+    k = PySequence_Fast_GET_SIZE(fast);
+    out = PyMem_Malloc(sizeof(int) * (size_t)(k ? k : 1));
+    if (out == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (i = 0; i < k; i++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            PyMem_Free(out);
+            return NULL;
+        }
+        out[i] = (int)v;
+    }
+    Py_DECREF(fast);
+    *len = k;
+    return out;
+}
+
+/* bare_poll(read_fds, write_fds, n): poll() of POLLIN for read_fds and POLLOUT for write_fds,
+ * timeout 0, n times */
+static PyObject *
+bare_poll(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *rs, *ws;
+    Py_ssize_t nr, nw, i;
+    long n, j;
+    int *r, *w;
+    struct pollfd *p;
+    if (!PyArg_ParseTuple(args, "OOl", &rs, &ws, &n))
+        return NULL;
+    if ((r = fd_array(rs, &nr)) == NULL)
+        return NULL;
+    if ((w = fd_array(ws, &nw)) == NULL) {
+        PyMem_Free(r);
+        return NULL;
+    }
+    p = PyMem_Malloc(sizeof(struct pollfd) * (size_t)(nr + nw + 1));
+    if (p == NULL) {
+        PyMem_Free(r);
+        PyMem_Free(w);
+        return PyErr_NoMemory();
+    }
+    for (i = 0; i < nr; i++)
+        p[i] = (struct pollfd){.fd = r[i], .events = POLLIN};
+    for (i = 0; i < nw; i++)
+        p[nr + i] = (struct pollfd){.fd = w[i], .events = POLLOUT};
+    PyMem_Free(r);
+    PyMem_Free(w);
+    for (j = 0; j < n; j++) {
+        if (poll(p, (nfds_t)(nr + nw), 0) < 0 && errno != EINTR) {
+            PyMem_Free(p);
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+    }
+    PyMem_Free(p);
+    Py_RETURN_NONE;
+}
+
+/* bare_select(read_fds, write_fds, n): select() of the read and write sets (and an empty
+ * except set, as select.select passes one), timeout 0, n times; the sets are copied back
+ * from templates before each call, as the kernel overwrites them */
+static PyObject *
+bare_select(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *rs, *ws;
+    Py_ssize_t nr, nw, i;
+    long n, j;
+    int *r, *w, maxfd = -1;
+    fd_set rt, wt, rset, wset, xset;
+    if (!PyArg_ParseTuple(args, "OOl", &rs, &ws, &n))
+        return NULL;
+    if ((r = fd_array(rs, &nr)) == NULL)
+        return NULL;
+    if ((w = fd_array(ws, &nw)) == NULL) {
+        PyMem_Free(r);
+        return NULL;
+    }
+    FD_ZERO(&rt);
+    FD_ZERO(&wt);
+    for (i = 0; i < nr + nw; i++) {
+        int fd = i < nr ? r[i] : w[i - nr];
+        if (fd < 0 || fd >= FD_SETSIZE) {
+            PyMem_Free(r);
+            PyMem_Free(w);
+            PyErr_SetString(PyExc_ValueError, "fd out of range for select()");
+            return NULL;
+        }
+        FD_SET(fd, i < nr ? &rt : &wt);
+        if (fd > maxfd)
+            maxfd = fd;
+    }
+    PyMem_Free(r);
+    PyMem_Free(w);
+    for (j = 0; j < n; j++) {
+        struct timeval tv = {0, 0};
+        rset = rt;
+        wset = wt;
+        FD_ZERO(&xset);
+        if (select(maxfd + 1, &rset, &wset, &xset, &tv) < 0 && errno != EINTR)
+            return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"bare_epoll_wait", bare_epoll_wait, METH_VARARGS,
+     "bare_epoll_wait(epfd, maxevents, n): epoll_wait(..., timeout 0), n times"},
+    {"bare_epoll_ctl", bare_epoll_ctl, METH_VARARGS,
+     "bare_epoll_ctl(epfd, fd, pair, n): ADD+DEL (pair 0) or MOD+MOD (pair 1), n times"},
+    {"bare_poll", bare_poll, METH_VARARGS,
+     "bare_poll(read_fds, write_fds, n): poll(..., timeout 0), n times"},
+    {"bare_select", bare_select, METH_VARARGS,
+     "bare_select(read_fds, write_fds, n): select(..., timeout 0), n times"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------------------------- */
 /* module */
 
 static struct PyModuleDef cfloor_module = {
@@ -655,6 +837,7 @@ static struct PyModuleDef cfloor_module = {
     .m_name = "_cfloor",
     .m_doc = "Minimal C reference selector (epoll_wait + tuple building) for benchmarks.",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC

@@ -5,6 +5,11 @@ cls)`` builds one selector of an implementation and returns ``(selector, namespa
 ops_per_stmt)``: ``stmt`` is timed with the names of ``namespace`` as fast locals and the
 per-op figure is elapsed / (iterations * UNROLL * ops_per_stmt).
 
+With the C floor, ``kernel(floor, backend, floor_sel)`` gives the case's bare system calls
+as a statement of the same shape, ``(namespace, stmt, ops_per_stmt)``, run by the floor's
+``bare_*`` functions ``BARE`` times per call (so the Python call costs nothing per op), or
+None if the case makes no system call: the kernel's share of every implementation's time.
+
 A plan entry (a "spec") is a dict ``{"kind", "case", "backend", "params"}``; kinds: micro,
 memory, timeout, echo.
 """
@@ -63,6 +68,12 @@ class SelectReady:
             )
         return sel, {"s": sel.select}, "s(0)", self.k
 
+    def kernel(self, floor, backend, floor_sel):
+        write = self.events == EVENT_WRITE
+        reads = self.idle + ([] if write else self.ready)
+        bare = _bare_wait(floor, backend, floor_sel, reads, self.ready if write else [], self.n)
+        return bare and (*bare, BARE * self.k)
+
 
 class SelectIdle:
     """``select(0)`` with nothing ready and N registered; cost per call."""
@@ -84,8 +95,34 @@ class SelectIdle:
             raise CaseError("sanity check failed: something is ready")
         return sel, {"s": sel.select}, "s(0)", 1
 
+    def kernel(self, floor, backend, floor_sel):
+        bare = _bare_wait(floor, backend, floor_sel, self.idle, [], self.n)
+        return bare and (*bare, BARE)
+
 
 OTHERS = 100  # registrations already in the selector for the per-fd cases
+
+#: system calls per call of a floor ``bare_*`` function in a kernel statement
+BARE = 100
+
+
+def _bare_wait(floor, backend, floor_sel, reads, writes, maxevents):
+    """The kernel statement of a ``select(0)`` over ``reads`` (EVENT_READ) and ``writes``
+    (EVENT_WRITE): one ``epoll_wait`` on the floor's epoll object (which holds the same
+    registrations; ``maxevents`` as the stdlib asks), or one ``poll``/``select`` of those fds."""
+    if backend == "epoll":
+        if floor_sel is None:
+            return None
+        ns = {"k": floor.bare_epoll_wait, "e": floor_sel.fileno(), "m": max(1, maxevents)}
+        return ns, f"k(e, m, {BARE})"
+    bare = {"poll": floor.bare_poll, "select": floor.bare_select}.get(backend)
+    if bare is None:
+        return None
+    return {"k": bare, "r": list(reads), "w": list(writes)}, f"k(r, w, {BARE})"
+
+
+def _fd(obj):
+    return obj if isinstance(obj, int) else obj.fileno()
 
 
 def _fileobj(pool, kind):
@@ -120,6 +157,13 @@ class RegisterUnregister(_OneFdCase):
         ns = {"r": sel.register, "u": sel.unregister, "o": self.obj}
         return sel, ns, "r(o, 1); u(o)", 1
 
+    def kernel(self, floor, backend, floor_sel):
+        # epoll_ctl ADD + DEL; poll and select make no system call here
+        if backend != "epoll" or floor_sel is None:
+            return None
+        ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
+        return ns, f"k(e, f, 0, {BARE})", BARE
+
 
 class Modify(_OneFdCase):
     """``modify(x, EVENT_READ|EVENT_WRITE)`` then ``modify(x, EVENT_READ)``; cost per modify."""
@@ -134,6 +178,13 @@ class Modify(_OneFdCase):
         sel.modify(self.obj, EVENT_READ)
         ns = {"m": sel.modify, "o": self.obj}
         return sel, ns, "m(o, 3); m(o, 1)", 2
+
+    def kernel(self, floor, backend, floor_sel):
+        # epoll_ctl MOD twice; poll and select make no system call here
+        if backend != "epoll" or floor_sel is None:
+            return None
+        ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
+        return ns, f"k(e, f, 1, {BARE})", 2 * BARE
 
 
 LOOKUP_STMTS = {"get_key": "g(o)", "map_get": "gm().get(o)", "map_get_cached": "mg(o)"}
@@ -161,6 +212,9 @@ class Lookup:
             raise CaseError("sanity check failed: lookup did not return the key")
         ns = {"g": sel.get_key, "gm": sel.get_map, "mg": sel.get_map().get, "o": self.obj}
         return sel, ns, LOOKUP_STMTS[self.case], 1
+
+    def kernel(self, floor, backend, floor_sel):
+        return None  # a lookup makes no system call
 
 
 MICRO_CASES = {

@@ -113,8 +113,8 @@ class Progress:
 NOISY_IQR_PCT = 25
 
 SECTION_TITLES = {
-    "micro": "Micro benchmarks (median per op; B/A, B/C: ratio of the medians, lower is better "
-    "for B)",
+    "micro": "Micro benchmarks (median per op; B/A, B/C, K/A: ratios of the medians, lower is "
+    "better for B)",
     "memory": "Memory: RSS delta per registration (ratio lower is better for B)",
     "timeout": "Timeout overshoot of select(t), nothing ready, elapsed - t in us",
     "echo": "End to end echo servers (req/s: ratio higher is better for B; "
@@ -149,6 +149,10 @@ def rows_for(spec, res, names):
             note += ", dup fds"
         v = res["values"]
         cells = [fmt_num(x) for x in v] + [_ratio(v[i], v[j]) for i, j in ratios]
+        if n > 2:
+            k = res.get("kernel", {}).get("median")
+            cells.insert(n, "-" if k is None else fmt_num(k))
+            cells.append("-" if k is None else _ratio(k, v[0]))
         return [base + [res["unit"], *cells, note]]
     if kind == "memory":
         a, b = res["values"]
@@ -206,6 +210,11 @@ def print_table(results, names, info, out=sys.stdout):
     if "loadavg" in info:
         w("Load average at start: {}\n".format(" ".join(map(str, info["loadavg"]))))
     w(", ".join(f"{c} = {label(name)} ({name})" for c, name in zip("ABC", names)) + "\n")
+    if len(names) > 2:
+        w(
+            "K = the kernel: the case's bare system calls, timed beside them (0: it makes "
+            "none); K/A is the lowest B/A the kernel leaves\n"
+        )
     for section in ("micro", "memory", "timeout", "echo"):
         rows = []
         for spec, res in results:
@@ -216,8 +225,10 @@ def print_table(results, names, info, out=sys.stdout):
         n, ratios = columns(section, names)
         header = ["case", "backend", "params", "unit"]
         header += [f"{c} {label(name)}" for c, name in zip("ABC", names[:n])]
-        header += ["B/" + "ABC"[j] for _, j in ratios] + ["note"]
-        right = range(4, 4 + n + len(ratios))
+        kernel = section == "micro" and n > 2
+        header += ["K kernel"] * kernel
+        header += ["B/" + "ABC"[j] for _, j in ratios] + ["K/A"] * kernel + ["note"]
+        right = range(4, 4 + n + len(ratios) + 2 * kernel)
         w("\n" + SECTION_TITLES[section] + "\n")
         widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
         w(_table_line(header, widths, right))

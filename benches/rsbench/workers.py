@@ -23,6 +23,9 @@ from .timing import UNROLL, make_loop, time_interleaved
 #: selector class (the C floor has only EpollSelector) sits it out instead of skipping it
 REQUIRED = 2
 
+#: backends whose bare system calls the floor can time (``cases.*.kernel``)
+KERNEL_BACKENDS = ("epoll", "poll", "select")
+
 
 def _ratio(values, samples, i, j):
     """``values[i] / values[j]`` and the median of the per-repeat ratios (paired: each pair of
@@ -39,7 +42,9 @@ def run_micro(spec, impls, repeats, target_ns, clock="wall"):
 
     ``values``, ``stats`` and ``samples`` have one entry per implementation (None for an
     optional one that sat out); ``ratio`` is B/A and, with a third implementation (the
-    floor), ``ratio_floor`` is B/C.
+    floor), ``ratio_floor`` is B/C, ``kernel`` the case's bare system calls timed beside them
+    (median 0 if it makes none) and ``kernel_share`` = kernel / A: no implementation's B/A
+    can go below it.
     """
     cls_name = class_name(spec["backend"])
     pool = FdPool()
@@ -59,6 +64,13 @@ def run_micro(spec, impls, repeats, target_ns, clock="wall"):
             sels.append(sel)
             sides.append((make_loop(ns, stmt), ns, UNROLL * ops))
             present.append(i)
+        kernel = None
+        if len(impls) > REQUIRED and spec["backend"] in KERNEL_BACKENDS:
+            floor_sel = sels[present.index(REQUIRED)] if REQUIRED in present else None
+            kernel = case.kernel(import_impl(impls[REQUIRED]), spec["backend"], floor_sel) or ()
+            if kernel:
+                ns, stmt, ops = kernel
+                sides.append((make_loop(ns, stmt), ns, UNROLL * ops))
         timed, counts = time_interleaved(sides, repeats, target_ns, clock)
         samples, n = [None] * len(impls), [None] * len(impls)
         for i, s, c in zip(present, timed, counts):
@@ -72,6 +84,15 @@ def run_micro(spec, impls, repeats, target_ns, clock="wall"):
         row["ratio"], row["paired_ratio"] = _ratio(row["values"], samples, 1, 0)
         if len(impls) > REQUIRED and samples[2]:
             row["ratio_floor"], row["paired_ratio_floor"] = _ratio(row["values"], samples, 1, 2)
+        if kernel is not None:
+            # the bare system calls: () when the case makes none
+            k = summarize(timed[-1]) if kernel else None
+            row["kernel"] = {
+                "median": k["median"] if k else 0.0,
+                "stats": k,
+                "iterations": counts[-1] if kernel else 0,
+            }
+            row["kernel_share"] = row["kernel"]["median"] / row["values"][0]
         return row
     finally:
         for sel in sels:
