@@ -357,15 +357,16 @@ def test_readme_table_is_rendered_from_the_json(three_way, tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[0] == (
         "| case (EpollSelector unless named) | stdlib | rselectors | C floor "
-        "| rselectors / stdlib | rselectors / floor |"
+        "| rselectors / stdlib | rselectors / floor | kernel / stdlib |"
     )
     res = next(r["result"] for r in doc["results"] if r["id"] == "get_key/epoll/obj=fd")
     a, b, c = (f"{x:,.0f}" if x >= 10 else f"{x:.1f}" for x in res["values"])
     row = next(line for line in lines if line.startswith("| `get_key`"))
     want = f"{a} / - ns | {b} / - ns | {c} / - ns | {res['ratio']:.2f} / - | "
-    assert want + f"{res['ratio_floor']:.2f} / - |" in row, row
+    assert want + f"{res['ratio_floor']:.2f} / - | 0.00 / - |" in row, row
     poll = next(line for line in lines if line.startswith("| PollSelector"))
-    assert poll.endswith("|  |"), poll  # no floor column for poll
+    # no floor column for poll; the kernel's share of its modify is 0 (no system call)
+    assert poll.endswith("|  | - / 0.00 / - |"), poll
 
 
 def test_readme_table_ranges_cover_every_run(rsbench):
@@ -375,6 +376,7 @@ def test_readme_table_ranges_cover_every_run(rsbench):
         sides = [[{"rps": x, "server_cpu_us_per_req": cpu}] for x, cpu in ((a, 6.0), (b, 5.5))]
         echo = {"runs": sides, "clients": 10, "load_client": "native"}
         micro = {"values": [a / 1000, 50.0, 40.0], "ratio": 0.25, "ratio_floor": 1.25}
+        micro["kernel_share"] = 20.0 / (a / 1000)
         return {
             "options": {"pin": pin},
             "results": [
@@ -395,12 +397,12 @@ def test_readme_table_ranges_cover_every_run(rsbench):
     echo = next(line for line in table.splitlines() if line.startswith("| seed echo"))
     assert echo == (
         "| seed echo server, 10 native clients, `--pin`: req/s / server CPU per request "
-        "| 100,000–120,000 / 6.0 µs | 110,000–126,000 / 5.5 µs |  | 1.050–1.100 / 0.92 |  |"
+        "| 100,000–120,000 / 6.0 µs | 110,000–126,000 / 5.5 µs |  | 1.050–1.100 / 0.92 |  |  |"
     )
     modify = next(line for line in table.splitlines() if line.startswith("| modify"))
     assert modify == (
         "| modify READ ↔ READ\\|WRITE (socket / int fd) | - / 100–120 ns | - / 50 ns "
-        "| - / 40 ns | - / 0.25 | - / 1.25 |"
+        "| - / 40 ns | - / 0.25 | - / 1.25 | - / 0.17–0.20 |"
     )
 
 

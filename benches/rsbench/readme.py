@@ -2,8 +2,8 @@
 
 ``python benches/readme_table.py RUN.json [RUN.json ...]`` prints the Markdown table of the
 README's "Benchmarks" section; with several runs each cell is the range over them. Columns:
-stdlib (A), rselectors (B), the C floor (C, from a ``--floor`` run) and the ratios B/A and
-B/C. Rows are ``ROWS`` (micro cases by id pattern), the scale, memory and timeout rows, and
+stdlib (A), rselectors (B), the C floor (C, from a ``--floor`` run) and the ratios B/A,
+B/C and K/A (the kernel's share: the lowest B/A the case's bare system calls leave). Rows are ``ROWS`` (micro cases by id pattern), the scale, memory and timeout rows, and
 one row per echo case and load setup found in the runs.
 """
 
@@ -12,24 +12,27 @@ import json
 import statistics
 
 HEADER = ["case (EpollSelector unless named)", "stdlib", "rselectors", "C floor"]
-HEADER += ["rselectors / stdlib", "rselectors / floor"]
+HEADER += ["rselectors / stdlib", "rselectors / floor", "kernel / stdlib"]
+
+#: value columns, then ratio columns
+VALUES, RATIOS = 3, 3
 
 
 def micro(res):
-    """``(values of A, B, C; ratios B/A, B/C)`` of a micro result (None where absent)."""
+    """``(values of A, B, C; ratios B/A, B/C, K/A)`` of a micro result (None where absent)."""
     v = list(res["values"]) + [None] * (3 - len(res["values"]))
-    return v, [res["ratio"], res.get("ratio_floor")]
+    return v, [res["ratio"], res.get("ratio_floor"), res.get("kernel_share")]
 
 
 def memory(res):
     a, b = res["values"]
-    return [a, b, None], [b / a if a else None, None]
+    return [a, b, None], [b / a if a else None, None, None]
 
 
 def overshoot(stat):
     def get(res):
         sa, sb = res["stats"]
-        return [sa[stat], sb[stat], None], [None, None]
+        return [sa[stat], sb[stat], None], [None, None, None]
 
     return get
 
@@ -127,17 +130,19 @@ def _results(docs, pattern):
 
 
 def _row(label, columns, units):
-    """A table row: ``columns`` = 3 value columns then 2 ratio columns, each a list of
+    """A table row: ``columns`` = the value columns then the ratio columns, each a list of
     per-group value lists."""
-    cells = [_cell([_span(g, _num) for g in col], units) for col in columns[:3]]
-    cells += [_cell([_span(g, lambda x: f"{x:.2f}") for g in col], [""]) for col in columns[3:]]
+    cells = [_cell([_span(g, _num) for g in col], units) for col in columns[:VALUES]]
+    cells += [
+        _cell([_span(g, lambda x: f"{x:.2f}") for g in col], [""]) for col in columns[VALUES:]
+    ]
     return [label, *cells]
 
 
 def micro_rows(docs):
     rows = []
     for label, groups in ROWS:
-        columns = [[[] for _ in groups] for _ in range(5)]
+        columns = [[[] for _ in groups] for _ in range(VALUES + RATIOS)]
         for gi, (pattern, get, _unit) in enumerate(groups):
             for res in _results(docs, pattern):
                 values, ratios = get(res)
@@ -172,7 +177,9 @@ def scale_row(docs):
         " / ".join(f"{n:,}" for n in sorted(big))
     )
     return [
-        [label] + ["×" + _span(v, lambda x: f"{x:.2f}") if v else "" for v in per_impl] + ["", ""]
+        [label]
+        + ["×" + _span(v, lambda x: f"{x:.2f}") if v else "" for v in per_impl]
+        + [""] * RATIOS
     ]
 
 
@@ -211,7 +218,7 @@ def echo_rows(docs):
         ratios = [_span([b / a for a, b in rps], lambda v: f"{v:.3f}")]
         if cpu:
             ratios.append(_span([b / a for a, b in cpu], lambda v: f"{v:.2f}"))
-        rows.append([label, *cells, "", " / ".join(ratios), ""])
+        rows.append([label, *cells, "", " / ".join(ratios), "", ""])
     return rows
 
 
