@@ -701,33 +701,40 @@ bare_epoll_ctl(PyObject *Py_UNUSED(m), PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* The fds of a sequence of ints, in a new PyMem array of *len entries (NULL on error). */
+/* Parses (read_fds, write_fds, n) into a new PyMem array of the read fds then the write fds
+ * (*nr and *nw of them) and *n; NULL on error. */
 static int *
-fd_array(PyObject *seq, Py_ssize_t *len)
+rw_fds(PyObject *args, Py_ssize_t *nr, Py_ssize_t *nw, long *n)
 {
-    Py_ssize_t i, k;
-    int *out;
-    PyObject *fast = PySequence_Fast(seq, "expected a sequence of fds");
-    if (fast == NULL)
+    PyObject *seqs[2], *fast[2] = {NULL, NULL};
+    Py_ssize_t i, j, k = 0;
+    int *out = NULL;
+    if (!PyArg_ParseTuple(args, "OOl", &seqs[0], &seqs[1], n))
         return NULL;
-    k = PySequence_Fast_GET_SIZE(fast);
-    out = PyMem_Malloc(sizeof(int) * (size_t)(k ? k : 1));
-    if (out == NULL) {
-        Py_DECREF(fast);
+    for (i = 0; i < 2; i++) {
+        if ((fast[i] = PySequence_Fast(seqs[i], "expected a sequence of fds")) == NULL)
+            goto done;
+    }
+    *nr = PySequence_Fast_GET_SIZE(fast[0]);
+    *nw = PySequence_Fast_GET_SIZE(fast[1]);
+    if ((out = PyMem_Malloc(sizeof(int) * (size_t)(*nr + *nw + 1))) == NULL) {
         PyErr_NoMemory();
-        return NULL;
+        goto done;
     }
-    for (i = 0; i < k; i++) {
-        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
-        if (v == -1 && PyErr_Occurred()) {
-            Py_DECREF(fast);
-            PyMem_Free(out);
-            return NULL;
+    for (i = 0; i < 2; i++) {
+        for (j = 0; j < PySequence_Fast_GET_SIZE(fast[i]); j++) {
+            long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast[i], j));
+            if (v == -1 && PyErr_Occurred()) {
+                PyMem_Free(out);
+                out = NULL;
+                goto done;
+            }
+            out[k++] = (int)v;
         }
-        out[i] = (int)v;
     }
-    Py_DECREF(fast);
-    *len = k;
+done:
+    Py_XDECREF(fast[0]);
+    Py_XDECREF(fast[1]);
     return out;
 }
 
@@ -736,31 +743,20 @@ fd_array(PyObject *seq, Py_ssize_t *len)
 static PyObject *
 bare_poll(PyObject *Py_UNUSED(m), PyObject *args)
 {
-    PyObject *rs, *ws;
     Py_ssize_t nr, nw, i;
     long n, j;
-    int *r, *w;
     struct pollfd *p;
-    if (!PyArg_ParseTuple(args, "OOl", &rs, &ws, &n))
+    int *fds = rw_fds(args, &nr, &nw, &n);
+    if (fds == NULL)
         return NULL;
-    if ((r = fd_array(rs, &nr)) == NULL)
-        return NULL;
-    if ((w = fd_array(ws, &nw)) == NULL) {
-        PyMem_Free(r);
-        return NULL;
-    }
     p = PyMem_Malloc(sizeof(struct pollfd) * (size_t)(nr + nw + 1));
     if (p == NULL) {
-        PyMem_Free(r);
-        PyMem_Free(w);
+        PyMem_Free(fds);
         return PyErr_NoMemory();
     }
-    for (i = 0; i < nr; i++)
-        p[i] = (struct pollfd){.fd = r[i], .events = POLLIN};
-    for (i = 0; i < nw; i++)
-        p[nr + i] = (struct pollfd){.fd = w[i], .events = POLLOUT};
-    PyMem_Free(r);
-    PyMem_Free(w);
+    for (i = 0; i < nr + nw; i++)
+        p[i] = (struct pollfd){.fd = fds[i], .events = i < nr ? POLLIN : POLLOUT};
+    PyMem_Free(fds);
     for (j = 0; j < n; j++) {
         if (poll(p, (nfds_t)(nr + nw), 0) < 0 && errno != EINTR) {
             PyMem_Free(p);
@@ -777,35 +773,26 @@ bare_poll(PyObject *Py_UNUSED(m), PyObject *args)
 static PyObject *
 bare_select(PyObject *Py_UNUSED(m), PyObject *args)
 {
-    PyObject *rs, *ws;
     Py_ssize_t nr, nw, i;
     long n, j;
-    int *r, *w, maxfd = -1;
+    int maxfd = -1;
     fd_set rt, wt, rset, wset, xset;
-    if (!PyArg_ParseTuple(args, "OOl", &rs, &ws, &n))
+    int *fds = rw_fds(args, &nr, &nw, &n);
+    if (fds == NULL)
         return NULL;
-    if ((r = fd_array(rs, &nr)) == NULL)
-        return NULL;
-    if ((w = fd_array(ws, &nw)) == NULL) {
-        PyMem_Free(r);
-        return NULL;
-    }
     FD_ZERO(&rt);
     FD_ZERO(&wt);
     for (i = 0; i < nr + nw; i++) {
-        int fd = i < nr ? r[i] : w[i - nr];
-        if (fd < 0 || fd >= FD_SETSIZE) {
-            PyMem_Free(r);
-            PyMem_Free(w);
+        if (fds[i] < 0 || fds[i] >= FD_SETSIZE) {
+            PyMem_Free(fds);
             PyErr_SetString(PyExc_ValueError, "fd out of range for select()");
             return NULL;
         }
-        FD_SET(fd, i < nr ? &rt : &wt);
-        if (fd > maxfd)
-            maxfd = fd;
+        FD_SET(fds[i], i < nr ? &rt : &wt);
+        if (fds[i] > maxfd)
+            maxfd = fds[i];
     }
-    PyMem_Free(r);
-    PyMem_Free(w);
+    PyMem_Free(fds);
     for (j = 0; j < n; j++) {
         struct timeval tv = {0, 0};
         rset = rt;
