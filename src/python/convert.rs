@@ -112,6 +112,29 @@ pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
     Ok(u8::from(read) | (u8::from(write) << 1))
 }
 
+/// The stdlib modify's `if events != key.events:` followed by its mask check: `None` if the
+/// events equal the registered ones, else the new mask ([`event_mask`]'s errors). Two exact
+/// ints are compared by value, read once each.
+pub(crate) fn changed_mask(
+    events: &Bound<'_, PyAny>,
+    old: &Bound<'_, PyAny>,
+) -> PyResult<Option<u8>> {
+    if events.is_exact_instance_of::<PyInt>() && old.is_exact_instance_of::<PyInt>() {
+        if let (Ok(new), Ok(old)) = (events.extract::<i64>(), old.extract::<i64>()) {
+            return match new {
+                _ if new == old => Ok(None),
+                1..=3 => Ok(Some(new as u8)),
+                _ => Err(errors::invalid_events(events)),
+            };
+        }
+    }
+    if differs(events, old)? {
+        event_mask(events).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Whether `a != b` in Python, with fast paths for two exact ints and for one object of a
 /// builtin type whose `!=` is plain inequality (so `x != x` is False without asking).
 pub(crate) fn differs(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool> {

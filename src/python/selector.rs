@@ -276,15 +276,11 @@ impl Change {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Option<Change>> {
         let change = Change {
-            mask: if convert::differs(events, &old.get_item(2)?)? {
-                Some(convert::event_mask(events)?)
-            } else {
-                None
-            },
+            mask: convert::changed_mask(events, &*old.get_borrowed_item(2)?)?,
             reinserts: inner.modify_reinserts(),
         };
         let changed = change.reinsert()
-            || convert::differs(data, &old.get_item(3)?)?
+            || convert::differs(data, &*old.get_borrowed_item(3)?)?
             || change.mask.is_some();
         Ok(changed.then_some(change))
     }
@@ -313,11 +309,17 @@ impl Change {
             return statics::new_key(py, fileobj, &fd.obj, events, data);
         }
         let events = if self.reinserts {
-            old.get_item(2)?
+            old.get_borrowed_item(2)?
         } else {
-            events.clone()
+            events.as_borrowed()
         };
-        statics::new_key(py, &old.get_item(0)?, &old.get_item(1)?, &events, data)
+        statics::new_key(
+            py,
+            &*old.get_borrowed_item(0)?,
+            &*old.get_borrowed_item(1)?,
+            &events,
+            data,
+        )
     }
 }
 
