@@ -145,6 +145,15 @@ class _OneFdCase:
         sel.register(self.obj, EVENT_READ)
         return sel
 
+    def _bare_ctl(self, floor, backend, floor_sel, pair, ops):
+        """The kernel statement of ``bare_epoll_ctl`` ``pair`` (0: ADD + DEL, 1: MOD twice)
+        on ``self.obj``, ``ops`` calls of the case per statement; poll and select make no
+        system call to register or modify."""
+        if backend != "epoll" or floor_sel is None:
+            return None
+        ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
+        return ns, f"k(e, f, {pair}, {BARE})", ops
+
 
 class RegisterUnregister(_OneFdCase):
     """``register(x, EVENT_READ)`` + ``unregister(x)`` of one fd (``OTHERS`` already there)."""
@@ -158,11 +167,7 @@ class RegisterUnregister(_OneFdCase):
         return sel, ns, "r(o, 1); u(o)", 1
 
     def kernel(self, floor, backend, floor_sel):
-        # epoll_ctl ADD + DEL; poll and select make no system call here
-        if backend != "epoll" or floor_sel is None:
-            return None
-        ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
-        return ns, f"k(e, f, 0, {BARE})", BARE
+        return self._bare_ctl(floor, backend, floor_sel, 0, BARE)
 
 
 class Modify(_OneFdCase):
@@ -180,11 +185,7 @@ class Modify(_OneFdCase):
         return sel, ns, "m(o, 3); m(o, 1)", 2
 
     def kernel(self, floor, backend, floor_sel):
-        # epoll_ctl MOD twice; poll and select make no system call here
-        if backend != "epoll" or floor_sel is None:
-            return None
-        ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
-        return ns, f"k(e, f, 1, {BARE})", 2 * BARE
+        return self._bare_ctl(floor, backend, floor_sel, 1, 2 * BARE)
 
 
 LOOKUP_STMTS = {"get_key": "g(o)", "map_get": "gm().get(o)", "map_get_cached": "mg(o)"}

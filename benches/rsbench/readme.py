@@ -3,8 +3,9 @@
 ``python benches/readme_table.py RUN.json [RUN.json ...]`` prints the Markdown table of the
 README's "Benchmarks" section; with several runs each cell is the range over them. Columns:
 stdlib (A), rselectors (B), the C floor (C, from a ``--floor`` run) and the ratios B/A,
-B/C and K/A (the kernel's share: the lowest B/A the case's bare system calls leave). Rows are ``ROWS`` (micro cases by id pattern), the scale, memory and timeout rows, and
-one row per echo case and load setup found in the runs.
+B/C and K/A (the kernel's share: the lowest B/A the case's bare system calls leave). Rows
+are ``ROWS`` (micro cases by id pattern), the scale, memory and timeout rows, and one row
+per echo case and load setup found in the runs.
 """
 
 import fnmatch

@@ -98,10 +98,8 @@ fn negative_fd(fd: &Bound<'_, PyAny>) -> PyErr {
 /// returning the mask as bits.
 pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
     if events.is_exact_instance_of::<PyInt>() {
-        return match events.extract::<i64>() {
-            Ok(n @ 1..=3) => Ok(n as u8),
-            _ => Err(errors::invalid_events(events)),
-        };
+        // An int beyond i64 is invalid, as 0 is.
+        return int_mask(events.extract::<i64>().unwrap_or(0), events);
     }
     // Anything else goes through Python's own truth and `&` operators, as the stdlib does.
     if !events.is_truthy()? || events.bitand(!3i64)?.is_truthy()? {
@@ -110,6 +108,14 @@ pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
     let read = events.bitand(1i64)?.is_truthy()?;
     let write = events.bitand(2i64)?.is_truthy()?;
     Ok(u8::from(read) | (u8::from(write) << 1))
+}
+
+/// [`event_mask`] of an exact int whose value is `n`.
+fn int_mask(n: i64, events: &Bound<'_, PyAny>) -> PyResult<u8> {
+    match n {
+        1..=3 => Ok(n as u8),
+        _ => Err(errors::invalid_events(events)),
+    }
 }
 
 /// The stdlib modify's `if events != key.events:` followed by its mask check: `None` if the
@@ -121,10 +127,10 @@ pub(crate) fn changed_mask(
 ) -> PyResult<Option<u8>> {
     if events.is_exact_instance_of::<PyInt>() && old.is_exact_instance_of::<PyInt>() {
         if let (Ok(new), Ok(old)) = (events.extract::<i64>(), old.extract::<i64>()) {
-            return match new {
-                _ if new == old => Ok(None),
-                1..=3 => Ok(Some(new as u8)),
-                _ => Err(errors::invalid_events(events)),
+            return if new == old {
+                Ok(None)
+            } else {
+                int_mask(new, events).map(Some)
             };
         }
     }
