@@ -11,18 +11,31 @@ pub(crate) mod flags {
     pub const WRITABLE: u8 = 2;
     /// Error condition (EPOLLERR, POLLERR, POLLNVAL).
     pub const ERROR: u8 = 4;
-    /// Hang-up (EPOLLHUP, EPOLLRDHUP, POLLHUP).
+    /// Hang-up (EPOLLHUP, POLLHUP): reported whatever the interest.
     pub const HANGUP: u8 = 8;
-    /// Urgent/priority data (EPOLLPRI, POLLPRI).
+    /// Priority data (EPOLLPRI, POLLPRI, in the except set): only for a priority interest.
     pub const PRIORITY: u8 = 16;
     /// End of file reported by kqueue (EV_EOF) together with its filter's readiness.
     pub const EOF: u8 = 32;
+    /// The peer shut down writing (EPOLLRDHUP, POLLRDHUP): only for a hang-up interest.
+    pub const RDHUP: u8 = 64;
 }
 
 /// Python's `selectors.EVENT_READ`.
 pub const EVENT_READ: u8 = 1;
 /// Python's `selectors.EVENT_WRITE`.
 pub const EVENT_WRITE: u8 = 2;
+/// `rselectors.EVENT_PRIORITY`: priority data (see [`Interest::PRIORITY`](crate::Interest::PRIORITY)).
+///
+/// Not a stdlib constant. Its bit, like [`EVENT_HANGUP`]'s, is neither of the stdlib's (1, 2)
+/// nor one of the next two (4, 8), which the stdlib would take first if it ever added events:
+/// an rselectors constant must never mean something other than a stdlib one of the same
+/// value. Every mask the stdlib accepts means the same here, and a stdlib selector refuses
+/// these bits (`ValueError: Invalid events`), so code that passes them to one fails loudly.
+pub const EVENT_PRIORITY: u8 = 16;
+/// `rselectors.EVENT_HANGUP`: the peer hung up (see [`Interest::HANGUP`](crate::Interest::HANGUP)).
+/// Not a stdlib constant; see [`EVENT_PRIORITY`] for its value.
+pub const EVENT_HANGUP: u8 = 32;
 
 /// One ready registration: its token and what the kernel reported for it.
 ///
@@ -93,16 +106,19 @@ impl Event {
         self.flags & flags::ERROR != 0
     }
 
-    /// The peer hung up (EPOLLHUP, POLLHUP, or kqueue's EV_EOF).
+    /// The peer hung up: shut down its writing side (EPOLLRDHUP, POLLRDHUP, for a
+    /// [`HANGUP`](crate::Interest::HANGUP) interest), closed the connection or left a pipe
+    /// (EPOLLHUP, POLLHUP, for any interest), or kqueue's EV_EOF.
     ///
     /// ```
     /// # fn f(event: &rselectors::Event) -> bool { event.is_hangup() }
     /// ```
     pub const fn is_hangup(&self) -> bool {
-        self.flags & (flags::HANGUP | flags::EOF) != 0
+        self.flags & (flags::HANGUP | flags::EOF | flags::RDHUP) != 0
     }
 
-    /// Urgent (out-of-band) data is available.
+    /// Priority data is available (for a [`PRIORITY`](crate::Interest::PRIORITY) interest):
+    /// TCP urgent data, or a `POLLPRI` notification.
     ///
     /// ```
     /// # fn f(event: &rselectors::Event) -> bool { event.is_priority() }
@@ -111,28 +127,39 @@ impl Event {
         self.flags & flags::PRIORITY != 0
     }
 
-    /// The `EVENT_READ | EVENT_WRITE` mask Python's `selectors` module reports for this event,
-    /// before it is masked with the registration's interest.
+    /// The mask Python's `selectors` module reports for this event, before it is masked with
+    /// the registration's events: `EVENT_READ | EVENT_WRITE` by the stdlib's rules, plus
+    /// [`EVENT_PRIORITY`] and [`EVENT_HANGUP`] for priority data and hang-ups.
     ///
-    /// As in the stdlib, every kernel condition other than "writable" sets `EVENT_READ` and
-    /// every condition other than "readable" sets `EVENT_WRITE`, so an error or hang-up marks
-    /// both; kqueue reports only its filter, as the stdlib's `KqueueSelector` does.
+    /// As in the stdlib, every condition the stdlib's registrations can see other than
+    /// "writable" sets `EVENT_READ` and every one other than "readable" sets `EVENT_WRITE`, so
+    /// an error or a full hang-up marks both; kqueue reports only its filter, as the stdlib's
+    /// `KqueueSelector` does. Priority data and a peer's shutdown of its writing side, which
+    /// the kernel reports only to registrations that ask for them (which the stdlib cannot
+    /// make), set their own bit alone.
     ///
     /// ```
     /// # fn f(event: &rselectors::Event) {
+    /// use rselectors::{EVENT_HANGUP, EVENT_PRIORITY, EVENT_READ, EVENT_WRITE};
     /// let mask = event.selectors_mask();
-    /// assert!(mask & !(rselectors::EVENT_READ | rselectors::EVENT_WRITE) == 0);
+    /// assert!(mask & !(EVENT_READ | EVENT_WRITE | EVENT_PRIORITY | EVENT_HANGUP) == 0);
     /// # }
     /// ```
     pub const fn selectors_mask(&self) -> u8 {
-        const ANY_READ: u8 = flags::READABLE | flags::ERROR | flags::HANGUP | flags::PRIORITY;
-        const ANY_WRITE: u8 = flags::WRITABLE | flags::ERROR | flags::HANGUP | flags::PRIORITY;
+        const ANY_READ: u8 = flags::READABLE | flags::ERROR | flags::HANGUP;
+        const ANY_WRITE: u8 = flags::WRITABLE | flags::ERROR | flags::HANGUP;
         let mut mask = 0;
         if self.flags & ANY_READ != 0 {
             mask |= EVENT_READ;
         }
         if self.flags & ANY_WRITE != 0 {
             mask |= EVENT_WRITE;
+        }
+        if self.flags & flags::PRIORITY != 0 {
+            mask |= EVENT_PRIORITY;
+        }
+        if self.is_hangup() {
+            mask |= EVENT_HANGUP;
         }
         mask
     }
@@ -304,7 +331,7 @@ impl<'a> IntoIterator for &'a Events {
 
 #[cfg(test)]
 mod tests {
-    use super::{flags, Event, EVENT_READ, EVENT_WRITE};
+    use super::{flags, Event, EVENT_HANGUP, EVENT_PRIORITY, EVENT_READ, EVENT_WRITE};
     use crate::Token;
 
     fn mask(f: u8) -> u8 {
@@ -319,18 +346,32 @@ mod tests {
             mask(flags::READABLE | flags::WRITABLE),
             EVENT_READ | EVENT_WRITE
         );
-        // Anything but IN sets WRITE, anything but OUT sets READ.
-        assert_eq!(mask(flags::ERROR), EVENT_READ | EVENT_WRITE);
-        assert_eq!(mask(flags::HANGUP), EVENT_READ | EVENT_WRITE);
-        assert_eq!(mask(flags::PRIORITY), EVENT_READ | EVENT_WRITE);
+        // Anything but IN sets WRITE, anything but OUT sets READ (the hang-up bit comes on
+        // top, for registrations that ask for it).
+        const BOTH: u8 = EVENT_READ | EVENT_WRITE;
+        assert_eq!(mask(flags::ERROR), BOTH);
+        assert_eq!(mask(flags::HANGUP), BOTH | EVENT_HANGUP);
+        assert_eq!(mask(flags::READABLE | flags::HANGUP), BOTH | EVENT_HANGUP);
+        // kqueue's EOF rides on its filter and adds nothing to READ/WRITE (stdlib
+        // KqueueSelector).
         assert_eq!(
-            mask(flags::READABLE | flags::HANGUP),
-            EVENT_READ | EVENT_WRITE
+            mask(flags::READABLE | flags::EOF),
+            EVENT_READ | EVENT_HANGUP
         );
-        // kqueue's EOF rides on its filter and adds nothing (stdlib KqueueSelector).
-        assert_eq!(mask(flags::READABLE | flags::EOF), EVENT_READ);
-        assert_eq!(mask(flags::WRITABLE | flags::EOF), EVENT_WRITE);
+        assert_eq!(
+            mask(flags::WRITABLE | flags::EOF),
+            EVENT_WRITE | EVENT_HANGUP
+        );
         assert_eq!(mask(0), 0);
+        // Priority data and a peer's shutdown of writing set their own bit alone: a
+        // registration for WRITE | HANGUP whose peer shuts down is not made writable by it.
+        assert_eq!(mask(flags::PRIORITY), EVENT_PRIORITY);
+        assert_eq!(mask(flags::RDHUP), EVENT_HANGUP);
+        assert_eq!(
+            mask(flags::READABLE | flags::RDHUP),
+            EVENT_READ | EVENT_HANGUP
+        );
+        assert_eq!(mask(flags::PRIORITY | flags::ERROR), BOTH | EVENT_PRIORITY);
     }
 
     #[test]
@@ -338,5 +379,8 @@ mod tests {
         let e = Event::new(Token(3), flags::READABLE | flags::EOF);
         assert!(e.is_readable() && e.is_hangup() && !e.is_writable() && !e.is_error());
         assert_eq!(e.token(), Token(3));
+        let e = Event::new(Token(3), flags::RDHUP);
+        assert!(e.is_hangup() && !e.is_readable() && !e.is_priority());
+        assert!(Event::new(Token(3), flags::PRIORITY).is_priority());
     }
 }

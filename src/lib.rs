@@ -117,7 +117,7 @@ mod waker;
 #[cfg(feature = "python")]
 pub mod python;
 
-pub use event::{Event, Events, EVENT_READ, EVENT_WRITE};
+pub use event::{Event, Events, EVENT_HANGUP, EVENT_PRIORITY, EVENT_READ, EVENT_WRITE};
 pub use interest::Interest;
 pub use selector::{Backend, Selector};
 pub use source::{RawSource, Source};

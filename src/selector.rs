@@ -116,6 +116,52 @@ impl Backend {
         }
     }
 
+    /// Whether this backend can wait for `interest`, which `register` and `modify` then accept
+    /// (they fail with `ErrorKind::Unsupported` otherwise): readable and writable everywhere;
+    /// [`Interest::PRIORITY`] on epoll, poll, /dev/poll and select (winsock's too), not
+    /// kqueue; [`Interest::HANGUP`] on epoll, poll on Linux and Android, and kqueue together
+    /// with [`Interest::READABLE`] (its hang-up is a flag of the read filter, which also fires
+    /// for data), not select or /dev/poll; [`Interest::EXCLUSIVE`] everywhere (only epoll has
+    /// the mode; the others ignore it), but only with readable and writable.
+    ///
+    /// ```
+    /// use rselectors::{Backend, Interest};
+    /// assert!(Backend::Select.supports(Interest::READABLE | Interest::PRIORITY));
+    /// assert!(!Backend::Select.supports(Interest::HANGUP));
+    /// assert!(!Backend::Epoll.supports(Interest::HANGUP | Interest::EXCLUSIVE));
+    /// ```
+    pub const fn supports(self, interest: Interest) -> bool {
+        self.refusal(interest).is_none()
+    }
+
+    /// Why this backend cannot wait for `interest` (`None`: it can), in the words of the
+    /// error `register` and `modify` return (the Python bindings' too).
+    pub(crate) const fn refusal(self, interest: Interest) -> Option<&'static str> {
+        if !interest.is_extended() {
+            return None;
+        }
+        if interest.is_exclusive() && (interest.is_priority() || interest.is_hangup()) {
+            return Some("an exclusive registration waits for readability and writability only");
+        }
+        if interest.is_priority() && matches!(self, Backend::Kqueue) {
+            return Some("the kqueue backend cannot wait for priority data");
+        }
+        if interest.is_hangup() {
+            return match self {
+                Backend::Epoll => None,
+                Backend::Kqueue if interest.is_readable() => None,
+                Backend::Kqueue => {
+                    Some("the kqueue backend reports hang-ups only with readability")
+                }
+                Backend::Poll if POLL_HANGUP => None,
+                Backend::Poll => Some("the poll backend cannot wait for hang-ups on this platform"),
+                Backend::Devpoll => Some("the devpoll backend cannot wait for hang-ups"),
+                Backend::Select => Some("the select backend cannot wait for hang-ups"),
+            };
+        }
+        None
+    }
+
     /// The best backend that works here: kqueue, epoll, /dev/poll, poll, then select — the
     /// order of Python's `selectors.DefaultSelector`. Probed once per process.
     ///
@@ -259,7 +305,8 @@ impl Selector {
     /// Starts watching `fd` for `interest`; its events carry `token`.
     ///
     /// Errors: `AlreadyExists` if `fd` is registered, `InvalidInput` for a negative fd or the
-    /// reserved token `Token(usize::MAX)`, and whatever the kernel refuses (epoll: `EPERM` for
+    /// reserved token `Token(usize::MAX)`, `Unsupported` for an interest the backend cannot
+    /// wait for ([`Backend::supports`]), and whatever the kernel refuses (epoll: `EPERM` for
     /// regular files, `EBADF` for closed fds). Nothing is registered after an error.
     ///
     /// ```
@@ -277,10 +324,16 @@ impl Selector {
     pub fn register(&self, fd: impl Source, token: Token, interest: Interest) -> io::Result<()> {
         let fd = self.user_fd(fd.raw_fd())?;
         checked_token(token)?;
+        checked_interest(self.backend, interest)?;
         dispatch!(&self.driver, d => d.register(fd, token, interest, &self.wake))
     }
 
-    /// Changes the token and interest of a registered `fd` (`NotFound` if not registered).
+    /// Changes the token and interest of a registered `fd` (`NotFound` if not registered;
+    /// `Unsupported` as for [`register`](Selector::register), with nothing changed).
+    ///
+    /// The interest replaces the old one, [`Interest::EXCLUSIVE`] included. epoll cannot
+    /// modify an exclusive registration, nor make one exclusive: it removes and re-adds
+    /// those, and if the re-add fails `fd` is left unregistered.
     ///
     /// ```
     /// use rselectors::{Interest, Selector, Token};
@@ -295,6 +348,7 @@ impl Selector {
     pub fn modify(&self, fd: impl Source, token: Token, interest: Interest) -> io::Result<()> {
         let fd = self.user_fd(fd.raw_fd())?;
         checked_token(token)?;
+        checked_interest(self.backend, interest)?;
         dispatch!(&self.driver, d => d.modify(fd, token, interest, &self.wake))
     }
 
@@ -669,6 +723,20 @@ fn fresh_like<D: Driver>(_like: &D, wake: &WakeState, timer: &Timer) -> io::Resu
 }
 
 /// Refuses the tokens reserved for the selector's own fds.
+/// Whether the poll backend can wait for hang-ups here (`POLLRDHUP`: Linux and Android).
+#[cfg(unix)]
+const POLL_HANGUP: bool = crate::sys::poll::POLLRDHUP != 0;
+#[cfg(not(unix))]
+const POLL_HANGUP: bool = false;
+
+/// `Unsupported` for an interest `backend` cannot wait for (see [`Backend::supports`]).
+fn checked_interest(backend: Backend, interest: Interest) -> io::Result<()> {
+    match backend.refusal(interest) {
+        Some(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
+        None => Ok(()),
+    }
+}
+
 fn checked_token(token: Token) -> io::Result<()> {
     if token.is_reserved() {
         return Err(io::Error::new(

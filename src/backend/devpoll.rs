@@ -363,10 +363,11 @@ mod tests {
                 Event::new(Token(50), flags::ERROR),
             ]
         );
-        // The stdlib's translation: hang-ups and errors mark both directions.
+        // The stdlib's translation: hang-ups and errors mark both directions (and a hang-up
+        // is one, for registrations that ask for it).
         assert_eq!(
             got[1].selectors_mask(),
-            crate::EVENT_READ | crate::EVENT_WRITE
+            crate::EVENT_READ | crate::EVENT_WRITE | crate::EVENT_HANGUP
         );
     }
 

@@ -2,7 +2,8 @@
 
 use super::{already_registered, not_registered, Driver, ReadinessBits};
 use crate::sys::epoll::{
-    EpollEvent, EpollFd, Op, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP,
+    EpollEvent, EpollFd, Op, EPOLLERR, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI,
+    EPOLLRDHUP,
 };
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
@@ -32,6 +33,21 @@ impl Epoll {
             .registered
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
+
+    /// Changes `fd`'s registration by removing and adding it: the kernel refuses to modify an
+    /// exclusive registration, or to make one exclusive (EINVAL), so that is the only way. If
+    /// the add fails, `fd` is left unregistered.
+    fn readd(&self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
+        self.ep
+            .ctl(Op::Delete, fd, 0, 0)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => not_registered(fd),
+                _ => e,
+            })?;
+        self.ep
+            .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
+            .inspect_err(|_| self.removed())
+    }
 }
 
 /// epoll's readiness bits.
@@ -39,8 +55,10 @@ const BITS: ReadinessBits = ReadinessBits {
     readable: EPOLLIN,
     writable: EPOLLOUT,
     error: EPOLLERR,
-    hangup: EPOLLHUP | EPOLLRDHUP,
+    hangup: EPOLLHUP,
     priority: EPOLLPRI,
+    rdhup: EPOLLRDHUP,
+    exclusive: EPOLLEXCLUSIVE,
 };
 
 /// Kernel interest bits for an [`Interest`] (level-triggered).
@@ -79,12 +97,19 @@ impl Driver for Epoll {
     }
 
     fn modify(&self, fd: RawFd, token: Token, interest: Interest, _: &WakeState) -> io::Result<()> {
-        self.ep
+        if interest.is_exclusive() {
+            return self.readd(fd, token, interest);
+        }
+        match self
+            .ep
             .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) => not_registered(fd),
-                _ => e,
-            })
+        {
+            // Only an exclusive registration makes a valid modify fail with EINVAL (the
+            // selector has refused the epoll fd itself already): it becomes a plain one.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.readd(fd, token, interest),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(not_registered(fd)),
+            other => other,
+        }
     }
 
     fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
@@ -158,9 +183,12 @@ impl Driver for Epoll {
     fn holds(&self, fd: RawFd, token: Token, interest: Interest) -> bool {
         // A modify to what it already is changes nothing, and succeeds only if the set holds
         // a registration for the file `fd` names now (EBADF: closed; ENOENT: another file).
-        self.ep
-            .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
-            .is_ok()
+        // An exclusive one the kernel refuses to modify (EINVAL) once it has found it.
+        let bits = interest_bits(interest.without(Interest::EXCLUSIVE));
+        match self.ep.ctl(Op::Modify, fd, bits, token.0 as u64) {
+            Ok(()) => true,
+            Err(e) => interest.is_exclusive() && e.raw_os_error() == Some(libc::EINVAL),
+        }
     }
 
     fn adopt(&self, fresh: Epoll, _: &WakeState) -> io::Result<()> {
@@ -228,5 +256,17 @@ mod tests {
         );
         assert_eq!(event_flags(EPOLLERR), flags::ERROR);
         assert_eq!(event_flags(EPOLLPRI), flags::PRIORITY);
+        // The events beyond READ/WRITE, and the exclusive mode.
+        assert_eq!(interest_bits(Interest::PRIORITY), EPOLLPRI);
+        assert_eq!(interest_bits(Interest::HANGUP), EPOLLRDHUP);
+        assert_eq!(
+            interest_bits(Interest::READABLE | Interest::EXCLUSIVE),
+            EPOLLIN | EPOLLEXCLUSIVE
+        );
+        assert_eq!(
+            event_flags(EPOLLIN | EPOLLRDHUP),
+            flags::READABLE | flags::RDHUP
+        );
+        assert_eq!(event_flags(EPOLLHUP), flags::HANGUP);
     }
 }

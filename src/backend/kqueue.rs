@@ -105,7 +105,7 @@ fn with(interest: Interest, filter: Filter, on: bool) -> Interest {
     if on {
         interest | bit
     } else {
-        Interest::from_bits(interest.bits() & !bit.bits()).unwrap_or(Interest::NONE)
+        interest.without(bit)
     }
 }
 
@@ -739,8 +739,12 @@ mod tests {
         };
         let (_, got) = collected(&mut t, &[eof], 8);
         assert_eq!(got, [Event::new(Token(3), flags::READABLE | flags::EOF)]);
-        // EV_EOF adds nothing to the stdlib mask: kqueue translates the filter only.
-        assert_eq!(got[0].selectors_mask(), crate::EVENT_READ);
+        // EV_EOF adds nothing to the stdlib's READ/WRITE: kqueue translates the filter only;
+        // it is the hang-up (for registrations that ask for it).
+        assert_eq!(
+            got[0].selectors_mask(),
+            crate::EVENT_READ | crate::EVENT_HANGUP
+        );
         assert!(got[0].is_hangup());
         let err = Fired {
             error: true,

@@ -170,14 +170,22 @@ pub(crate) fn result_slots(slots: usize, fds: usize, capacity: usize) -> usize {
 /// The readiness bits of one poll-style kernel interface (epoll, poll, /dev/poll): the one
 /// translation between those bits and [`Interest`] / event flags that every such backend
 /// shares. Any bit outside the table still means "something happened" and reads as an error,
-/// so, as in the stdlib, it reports both READ and WRITE.
+/// so, as in the stdlib, it reports both READ and WRITE. A bit of 0 is one the interface lacks
+/// (the selector refuses such an interest before it reaches the backend).
 #[cfg(unix)]
 pub(crate) struct ReadinessBits {
     pub(crate) readable: u32,
     pub(crate) writable: u32,
     pub(crate) error: u32,
+    /// Reported whatever the interest (EPOLLHUP, POLLHUP).
     pub(crate) hangup: u32,
+    /// Asked for by [`Interest::PRIORITY`].
     pub(crate) priority: u32,
+    /// The peer shut down writing, asked for by [`Interest::HANGUP`] (EPOLLRDHUP, POLLRDHUP).
+    pub(crate) rdhup: u32,
+    /// The registration mode of [`Interest::EXCLUSIVE`] (EPOLLEXCLUSIVE); 0 where there is
+    /// none (the flag is then ignored, as documented).
+    pub(crate) exclusive: u32,
 }
 
 #[cfg(unix)]
@@ -191,13 +199,25 @@ impl ReadinessBits {
         if interest.is_writable() {
             bits |= self.writable;
         }
+        if interest.is_extended() {
+            if interest.is_priority() {
+                bits |= self.priority;
+            }
+            if interest.is_hangup() {
+                bits |= self.rdhup;
+            }
+            if interest.is_exclusive() {
+                bits |= self.exclusive;
+            }
+        }
         bits
     }
 
     /// Event flags for the bits the kernel reported.
     pub(crate) const fn flags(&self, bits: u32) -> u8 {
         use crate::event::flags;
-        let known = self.readable | self.writable | self.error | self.hangup | self.priority;
+        let known =
+            self.readable | self.writable | self.error | self.hangup | self.priority | self.rdhup;
         let mut f = 0;
         if bits & self.readable != 0 {
             f |= flags::READABLE;
@@ -213,6 +233,9 @@ impl ReadinessBits {
         }
         if bits & self.priority != 0 {
             f |= flags::PRIORITY;
+        }
+        if bits & self.rdhup != 0 {
+            f |= flags::RDHUP;
         }
         f
     }

@@ -5,7 +5,9 @@
 //! unchanged set costs no rebuild per call, and it never holds the lock while blocked.
 
 use super::{Driver, ReadinessBits, Registry, UserSpaceSet};
-use crate::sys::poll::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
+use crate::sys::poll::{
+    self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDHUP,
+};
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
@@ -41,6 +43,8 @@ const BITS: ReadinessBits = ReadinessBits {
     error: (POLLERR | POLLNVAL) as u16 as u32,
     hangup: POLLHUP as u16 as u32,
     priority: POLLPRI as u16 as u32,
+    rdhup: POLLRDHUP as u16 as u32,
+    exclusive: 0,
 };
 
 /// Kernel interest bits for an [`Interest`].
@@ -250,6 +254,18 @@ mod tests {
             event_flags(POLLIN | POLLHUP),
             flags::READABLE | flags::HANGUP
         );
+        assert_eq!(interest_bits(Interest::PRIORITY), POLLPRI);
+        assert_eq!(event_flags(POLLPRI), flags::PRIORITY);
+        // poll has no exclusive mode: the flag is ignored.
+        assert_eq!(
+            interest_bits(Interest::READABLE | Interest::EXCLUSIVE),
+            POLLIN
+        );
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(interest_bits(Interest::HANGUP), POLLRDHUP);
+            assert_eq!(event_flags(POLLRDHUP), flags::RDHUP);
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! select: the registration set lives in user space as two `fd_set`s.
+//! select: the registration set lives in user space as two `fd_set`s, read and write; a wait
+//! with priority registrations adds the except set, built from them.
 //!
 //! Fds at or above `FD_SETSIZE` are accepted at registration (as the stdlib does) and make
 //! every wait fail with `InvalidInput` until they are unregistered.
@@ -29,12 +30,17 @@ struct State {
     max_fd: RawFd,
     max_stale: bool,
     /// Registered fds >= FD_SETSIZE.
-    oversize: usize,
+    oversize: u32,
+    /// Priority registrations: while there are none, the kernel gets no except set.
+    priority: u32,
     set: UserSpaceSet,
 }
 
 impl State {
     fn add(&mut self, fd: RawFd, interest: Interest) {
+        if interest.is_priority() {
+            self.priority += 1;
+        }
         if fd >= FD_SETSIZE {
             self.oversize += 1;
             return;
@@ -48,7 +54,11 @@ impl State {
         self.max_fd = self.max_fd.max(fd);
     }
 
-    fn remove(&mut self, fd: RawFd) {
+    /// Takes out `fd`, registered for `interest`.
+    fn remove(&mut self, fd: RawFd, interest: Interest) {
+        if interest.is_priority() {
+            self.priority -= 1;
+        }
         if fd >= FD_SETSIZE {
             self.oversize -= 1;
             return;
@@ -58,6 +68,21 @@ impl State {
         if fd == self.max_fd {
             self.max_stale = true;
         }
+    }
+
+    /// The except set of a wait: the priority registrations (built per wait, so that the
+    /// many selectors without any carry no third set).
+    fn except(&self) -> Option<FdSet> {
+        if self.priority == 0 {
+            return None;
+        }
+        let mut set = FdSet::default();
+        for (fd, &(_, interest)) in self.regs.iter() {
+            if interest.is_priority() {
+                set.insert(fd);
+            }
+        }
+        Some(set)
     }
 
     fn nfds(&mut self) -> RawFd {
@@ -93,7 +118,7 @@ impl Select {
         notify_fd: Option<RawFd>,
         timer: Option<RawFd>,
     ) -> io::Result<bool> {
-        let (mut read, mut write, mut nfds, generation) = {
+        let (mut read, mut write, mut except, mut nfds, generation) = {
             let mut st = self.lock();
             if st.oversize > 0 {
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, OUT_OF_RANGE));
@@ -102,14 +127,14 @@ impl Select {
             if notify_fd.is_some() {
                 st.set.enter();
             }
-            (st.read, st.write, nfds, st.set.generation)
+            (st.read, st.write, st.except(), nfds, st.set.generation)
         };
         let timer = timer.filter(|&fd| fd < FD_SETSIZE);
         for fd in notify_fd.into_iter().chain(timer) {
             read.insert(fd);
             nfds = nfds.max(fd + 1);
         }
-        let result = select::select(nfds, &mut read, &mut write, timeout);
+        let result = select::select(nfds, &mut read, &mut write, except.as_mut(), timeout);
         let mut st = self.lock();
         if notify_fd.is_some() {
             st.set.leave();
@@ -134,7 +159,8 @@ impl Select {
         for i in st.set.scan_order(nfds as usize) {
             let fd = i as RawFd;
             let (r, w) = (read.contains(fd), write.contains(fd));
-            if !(r || w) {
+            let p = except.as_ref().is_some_and(|set| set.contains(fd));
+            if !(r || w || p) {
                 continue;
             }
             if events.is_full() {
@@ -149,6 +175,9 @@ impl Select {
                 }
                 if w && interest.is_writable() {
                     f |= flags::WRITABLE;
+                }
+                if p && interest.is_priority() {
+                    f |= flags::PRIORITY;
                 }
                 if f != 0 {
                     events.push(Event::new(token, f));
@@ -192,8 +221,8 @@ impl Driver for Select {
     ) -> io::Result<()> {
         let mut st = self.lock();
         let entry = st.regs.entry(fd)?;
-        *entry = (token, interest);
-        st.remove(fd);
+        let (_, old) = std::mem::replace(entry, (token, interest));
+        st.remove(fd, old);
         st.add(fd, interest);
         st.set.changed(wake);
         Ok(())
@@ -201,8 +230,8 @@ impl Driver for Select {
 
     fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
         let mut st = self.lock();
-        st.regs.take(fd)?;
-        st.remove(fd);
+        let (_, old) = st.regs.take(fd)?;
+        st.remove(fd, old);
         st.set.changed(wake);
         Ok(())
     }
@@ -273,6 +302,26 @@ mod tests {
         assert_eq!(err.to_string(), OUT_OF_RANGE);
         s.unregister(FD_SETSIZE + 5, &w).unwrap();
         s.wait(&mut events, Some(Duration::ZERO), &w, None).unwrap();
+    }
+
+    #[test]
+    fn the_except_set_holds_the_priority_registrations() {
+        let s = Select::new().unwrap();
+        let w = WakeState::new().unwrap();
+        assert!(s.lock().except().is_none());
+        s.register(3, Token(3), Interest::READABLE | Interest::PRIORITY, &w)
+            .unwrap();
+        s.register(4, Token(4), Interest::PRIORITY, &w).unwrap();
+        s.register(5, Token(5), Interest::READABLE, &w).unwrap();
+        let set = s.lock().except().unwrap();
+        assert!(set.contains(3) && set.contains(4) && !set.contains(5));
+        assert!(s.lock().read.contains(3) && !s.lock().read.contains(4));
+        s.modify(3, Token(3), Interest::READABLE, &w).unwrap();
+        let set = s.lock().except().unwrap();
+        assert!(!set.contains(3) && set.contains(4));
+        s.unregister(4, &w).unwrap();
+        assert_eq!(s.lock().priority, 0);
+        assert!(s.lock().except().is_none());
     }
 
     #[test]

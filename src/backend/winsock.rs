@@ -3,10 +3,13 @@
 //!
 //! A wait puts every reader in the read set and every writer in the write set *and* the
 //! except set: winsock reports a failed non-blocking `connect` there, never as writable (the
-//! stdlib's Windows `SelectSelector` does the same). `select()` leaves in each set only its
+//! stdlib's Windows `SelectSelector` does the same). A priority registration is in the except
+//! set too: winsock reports out-of-band data there. `select()` leaves in each set only its
 //! ready sockets, and the results are merged into one [`Event`] per socket: read ->
 //! readable; write or except -> writable, as the stdlib reports them, so a failed connect
-//! reads as on Unix, where the socket turns writable with the error pending (`SO_ERROR`).
+//! reads as on Unix, where the socket turns writable with the error pending (`SO_ERROR`);
+//! except -> priority for a priority registration (one waiting for both writable and priority
+//! cannot tell a failed connect from out-of-band data: it gets both).
 //!
 //! The sets are sized by the registrations (see `sys::winsock::SocketSet`): no `FD_SETSIZE`
 //! ceiling. Everything but the kernel call is platform-neutral and unit-tested on every
@@ -63,6 +66,9 @@ fn masked(reported: u8, interest: Interest) -> u8 {
     if interest.is_writable() {
         keep |= flags::WRITABLE;
     }
+    if interest.is_priority() {
+        keep |= flags::PRIORITY;
+    }
     reported & keep
 }
 
@@ -116,7 +122,8 @@ impl State {
     }
 
     /// Fills `sets` for a wait: the readers in the read set, the writers in the write and
-    /// except sets, in scan order, and `own` (the notifier, the timer) in the read set.
+    /// except sets, the priority registrations in the except set, in scan order, and `own`
+    /// (the notifier, the timer) in the read set.
     fn prepare(&self, sets: &mut WaitSets, own: impl IntoIterator<Item = RawSource>) {
         sets.read.clear();
         sets.write.clear();
@@ -128,6 +135,8 @@ impl State {
             }
             if e.interest.is_writable() {
                 sets.write.push(e.socket);
+            }
+            if e.interest.is_writable() || e.interest.is_priority() {
                 sets.except.push(e.socket);
             }
         }
@@ -137,7 +146,7 @@ impl State {
     }
 
     /// After a wait: one event per registered socket the sets report (read: readable; write
-    /// or except: writable), in scan order, under
+    /// or except: writable; except: priority), in scan order, under
     /// its current token and masked with its current interest (a registration changed
     /// during the wait counts as it is now; one removed is skipped). Stops when `events` is
     /// full; the next wait's scan starts at the socket left out. Returns whether `notify`
@@ -155,7 +164,7 @@ impl State {
         let reports = [
             (&*read, flags::READABLE),
             (&*write, flags::WRITABLE),
-            (&*except, flags::WRITABLE),
+            (&*except, flags::WRITABLE | flags::PRIORITY),
         ];
         for (set, f) in reports {
             for socket in set.sockets() {
@@ -352,6 +361,41 @@ mod tests {
         assert_eq!(sockets(&sets.write), [104, 108]);
         // A failed connect is reported in the except set: the writers go there too.
         assert_eq!(sockets(&sets.except), [104, 108]);
+    }
+
+    #[test]
+    fn priority_registrations_wait_in_the_except_set() {
+        let p = Interest::PRIORITY;
+        let (s, w) = select_with(&[(100, R | p), (104, p), (108, W | p), (112, W)]);
+        let mut sets = WaitSets::default();
+        s.lock().prepare(&mut sets, []);
+        assert_eq!(sockets(&sets.read), [100]);
+        assert_eq!(sockets(&sets.write), [108, 112]);
+        assert_eq!(sockets(&sets.except), [100, 104, 108, 112]);
+        let mut events = Events::with_capacity(8);
+        wait(&s, &w, &mut events, [&[], &[], &[100, 104, 108, 112]]).unwrap();
+        let got: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.token().0,
+                    e.is_priority(),
+                    e.is_writable(),
+                    e.is_readable(),
+                )
+            })
+            .collect();
+        // Out-of-band data: priority; a writer's except report stays writable (a failed
+        // connect), and one that asked for both gets both.
+        assert_eq!(
+            got,
+            [
+                (100, true, false, false),
+                (104, true, false, false),
+                (108, true, true, false),
+                (112, false, true, false)
+            ]
+        );
     }
 
     #[test]

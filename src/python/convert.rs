@@ -2,7 +2,7 @@
 
 use super::errors;
 use super::statics;
-use crate::{Backend, RawSource};
+use crate::{Backend, Interest, RawSource, EVENT_HANGUP, EVENT_PRIORITY, EVENT_READ, EVENT_WRITE};
 use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -94,27 +94,62 @@ fn negative_fd(fd: &Bound<'_, PyAny>) -> PyErr {
     }
 }
 
+/// The event bits `register` and `modify` accept: the stdlib's two and rselectors' own.
+const KNOWN: u8 = EVENT_READ | EVENT_WRITE | EVENT_PRIORITY | EVENT_HANGUP;
+
 /// The stdlib's event-mask check, `(not events) or (events & ~(EVENT_READ | EVENT_WRITE))`,
-/// returning the mask as bits.
+/// widened to rselectors' own events (`EVENT_PRIORITY`, `EVENT_HANGUP`), returning the mask as
+/// bits. A mask the stdlib accepts takes the stdlib's steps alone.
 pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
     if events.is_exact_instance_of::<PyInt>() {
         // An int beyond i64 is invalid, as 0 is.
         return int_mask(events.extract::<i64>().unwrap_or(0), events);
     }
     // Anything else goes through Python's own truth and `&` operators, as the stdlib does.
-    if !events.is_truthy()? || events.bitand(!3i64)?.is_truthy()? {
+    if !events.is_truthy()? {
         return Err(errors::invalid_events(events));
     }
-    let read = events.bitand(1i64)?.is_truthy()?;
-    let write = events.bitand(2i64)?.is_truthy()?;
-    Ok(u8::from(read) | (u8::from(write) << 1))
+    let bits: &[u8] = if events.bitand(!3i64)?.is_truthy()? {
+        if events.bitand(!i64::from(KNOWN))?.is_truthy()? {
+            return Err(errors::invalid_events(events));
+        }
+        &[EVENT_READ, EVENT_WRITE, EVENT_PRIORITY, EVENT_HANGUP]
+    } else {
+        &[EVENT_READ, EVENT_WRITE]
+    };
+    let mut mask = 0;
+    for &bit in bits {
+        if events.bitand(i64::from(bit))?.is_truthy()? {
+            mask |= bit;
+        }
+    }
+    Ok(mask)
 }
 
 /// [`event_mask`] of an exact int whose value is `n`.
 fn int_mask(n: i64, events: &Bound<'_, PyAny>) -> PyResult<u8> {
     match n {
         1..=3 => Ok(n as u8),
+        _ if n > 0 && n & !i64::from(KNOWN) == 0 => Ok(n as u8),
         _ => Err(errors::invalid_events(events)),
+    }
+}
+
+/// The [`Interest`] of a valid `mask` ([`event_mask`]'s), exclusive or not, if `backend` can
+/// wait for it; else `ValueError("Invalid events: {events!r} (why)")`.
+pub(crate) fn interest(
+    backend: Backend,
+    mask: u8,
+    exclusive: bool,
+    events: &Bound<'_, PyAny>,
+) -> PyResult<Interest> {
+    let mut interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+    if exclusive {
+        interest |= Interest::EXCLUSIVE;
+    }
+    match backend.refusal(interest) {
+        None => Ok(interest),
+        Some(reason) => Err(errors::unavailable_events(events, reason)),
     }
 }
 

@@ -36,6 +36,15 @@ pub(crate) fn invalid_events(events: &Bound<'_, PyAny>) -> PyErr {
     }
 }
 
+/// `ValueError("Invalid events: {events!r} ({reason})")`: valid events (rselectors' own) that
+/// this selector cannot wait for, in the core's words.
+pub(crate) fn unavailable_events(events: &Bound<'_, PyAny>, reason: &str) -> PyErr {
+    match events.repr() {
+        Ok(r) => PyValueError::new_err(format!("Invalid events: {r} ({reason})")),
+        Err(e) => e,
+    }
+}
+
 /// `ValueError("Invalid file object: {fileobj!r}")`.
 pub(crate) fn invalid_fileobj(fileobj: &Bound<'_, PyAny>) -> PyErr {
     match fileobj.repr() {

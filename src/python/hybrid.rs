@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyReferenceError, PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyModule, PyType};
+use pyo3::types::{IntoPyDict, PyModule, PyType};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -123,7 +123,8 @@ fn not_a_native_selector(obj: &Bound<'_, PyAny>) -> PyErr {
 /// selector, the fd). Returns the `SelectorKey` the selector's `register` returned.
 ///
 /// Works with any selector object that has the stdlib `register` signature, the stdlib's own
-/// included. The selector does not own the fd: keep it open while registered and unregister
+/// included (an [`Interest::EXCLUSIVE`] interest passes `exclusive=True`, which only
+/// rselectors' selectors take). The selector does not own the fd: keep it open while registered and unregister
 /// it before closing it. A convenient way is to move the fd's owner into the closure and
 /// unregister on EOF ([`Ready::unregister`]): the closure, and the fd with it, is dropped when
 /// the key is (after unregistering, or when the selector is closed or collected). On error
@@ -203,7 +204,13 @@ where
             func: Box::new(callback),
         },
     )?;
-    selector.call_method1(intern!(py, "register"), (fd, interest.bits(), data))
+    let register = selector.getattr(intern!(py, "register"))?;
+    if interest.is_exclusive() {
+        let kwargs = [(intern!(py, "exclusive"), true)].into_py_dict(py)?;
+        register.call((fd, interest.bits(), data), Some(&kwargs))
+    } else {
+        register.call1((fd, interest.bits(), data))
+    }
 }
 
 /// Makes `import rselectors` use the native classes compiled into this program.
@@ -422,7 +429,8 @@ impl<'py> Ready<'py> {
     }
 
     /// The ready events: [`Interest::READABLE`], [`Interest::WRITABLE`] or both (the
-    /// selector's `mask`; an error or hang-up on the fd reports both, as in the stdlib).
+    /// selector's `mask`; an error or hang-up on the fd reports both, as in the stdlib), with
+    /// [`Interest::PRIORITY`] and [`Interest::HANGUP`] for a registration that asked for them.
     pub fn events(&self) -> Interest {
         self.events
     }
@@ -461,7 +469,8 @@ impl<'py> Ready<'py> {
     }
 
     /// Changes the events the fd is watched for (`selector.modify(fileobj, interest, data)`),
-    /// keeping this callback as the key's data; returns the new key.
+    /// keeping this callback as the key's data; returns the new key. Whether the registration
+    /// is exclusive is kept: [`Interest::EXCLUSIVE`] in `interest` changes nothing.
     pub fn modify(&self, interest: Interest) -> PyResult<Bound<'py, PyAny>> {
         self.selector.call_method1(
             intern!(self.py(), "modify"),

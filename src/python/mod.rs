@@ -60,7 +60,7 @@ pub use selector::{BaseSelectorImpl, SelectSelector};
 /// Adds rselectors' classes and constants to a Python module — for a downstream PyO3
 /// extension that wants to ship them in its own module.
 ///
-/// Adds `EVENT_READ`, `EVENT_WRITE`, the selector classes available on this platform
+/// Adds `EVENT_READ`, `EVENT_WRITE`, `EVENT_PRIORITY`, `EVENT_HANGUP`, the selector classes available on this platform
 /// (`EpollSelector`, `PollSelector`, `SelectSelector`, and `KqueueSelector` or
 /// `DevpollSelector` where they exist; `SelectSelector` alone on Windows), their native base
 /// and the mapping view class, and registers (once per process, on Unix) the fork hook that
@@ -79,6 +79,8 @@ pub use selector::{BaseSelectorImpl, SelectSelector};
 pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EVENT_READ", crate::EVENT_READ)?;
     m.add("EVENT_WRITE", crate::EVENT_WRITE)?;
+    m.add("EVENT_PRIORITY", crate::EVENT_PRIORITY)?;
+    m.add("EVENT_HANGUP", crate::EVENT_HANGUP)?;
     selector::add_classes(m)?;
     m.add_class::<SelectorMapping>()?;
     m.add_class::<SelectorMappingIterator>()?;

@@ -6,7 +6,7 @@ use super::errors;
 use super::mapping::SelectorMapping;
 use super::state::{Inner, ReadyKeys};
 use super::statics;
-use crate::{Backend, Selector};
+use crate::{Backend, Interest, RawSource, Selector};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
@@ -67,23 +67,30 @@ impl BaseSelectorImpl {
     /// Register a file object for selection, monitoring it for I/O events.
     ///
     /// fileobj is an integer fd or an object with a fileno() method; events is a mask of
-    /// EVENT_READ | EVENT_WRITE; data is any object. Returns the new SelectorKey. Raises
-    /// ValueError for an invalid mask or file object, KeyError if the fd is already
-    /// registered, OSError if the kernel refuses the fd (nothing is registered then).
-    #[pyo3(signature = (fileobj, events, data = None))]
+    /// EVENT_READ | EVENT_WRITE, and of rselectors' EVENT_PRIORITY | EVENT_HANGUP where the
+    /// backend has them; data is any object. exclusive=True (keyword only; rselectors
+    /// extension) asks for an exclusive registration: where several selectors wait on the
+    /// same file, an event wakes one or more of them instead of all (epoll's EPOLLEXCLUSIVE;
+    /// the other backends ignore it); with EVENT_READ | EVENT_WRITE only. Returns the new
+    /// SelectorKey. Raises ValueError for an invalid mask (or one this selector cannot wait
+    /// for) or file object, KeyError if the fd is already registered, OSError if the kernel
+    /// refuses the fd (nothing is registered then).
+    #[pyo3(signature = (fileobj, events, data = None, *, exclusive = false))]
     fn register<'py>(
         &self,
         fileobj: &Bound<'py, PyAny>,
         events: &Bound<'py, PyAny>,
         data: Option<&Bound<'py, PyAny>>,
+        exclusive: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
         let mask = convert::event_mask(events)?;
+        let interest = convert::interest(self.inner.backend, mask, exclusive, events)?;
         let fd = self.inner.resolve(fileobj)?;
         let none = py.None().into_bound(py);
         let data = data.unwrap_or(&none);
         let key = statics::new_key(py, fileobj, &fd.obj, events, data)?;
-        self.inner.insert(fileobj, &fd, key, mask)
+        self.inner.insert(fileobj, &fd, key, interest)
     }
 
     /// Unregister a file object; returns its SelectorKey.
@@ -104,8 +111,10 @@ impl BaseSelectorImpl {
     /// Change a registered file object's monitored events or attached data.
     ///
     /// Returns the new SelectorKey (the same key object if nothing changed). Raises KeyError
-    /// if it is not registered, ValueError for an invalid mask (the registration is then left
-    /// unchanged), OSError if the kernel refuses (the registration is then removed).
+    /// if it is not registered, ValueError for an invalid mask, or one this selector cannot
+    /// wait for (the registration is then left unchanged), OSError if the kernel refuses (the
+    /// registration is then removed). An exclusive registration stays exclusive (epoll
+    /// removes and re-adds it: the kernel cannot modify one).
     #[pyo3(signature = (fileobj, events, data = None))]
     fn modify<'py>(
         &self,
@@ -122,7 +131,7 @@ impl BaseSelectorImpl {
                 return Err(errors::not_registered(fileobj));
             };
             let old = old.into_bound(py);
-            let Some(change) = Change::between(&self.inner, &old, events, data)? else {
+            let Some(change) = Change::between(&self.inner, n, &old, events, data)? else {
                 return Ok(old);
             };
             let new_key = change.key(fileobj, &old, events, data)?;
@@ -266,17 +275,25 @@ struct Change {
 }
 
 impl Change {
-    /// Compares the call's `events` and `data` with the key `old` as the stdlib does (Python's
-    /// `!=`); `None`: nothing changes and `old` is returned as is. The stdlib's re-inserting
-    /// modify never compares data when the events change; the in-place one always does.
+    /// Compares the call's `events` and `data` with fd `n`'s key `old` as the stdlib does
+    /// (Python's `!=`); `None`: nothing changes and `old` is returned as is. The stdlib's
+    /// re-inserting modify never compares data when the events change; the in-place one
+    /// always does. New events beyond READ | WRITE are checked against the backend and the
+    /// registration's exclusivity.
     fn between(
         inner: &Inner,
+        n: RawSource,
         old: &Bound<'_, PyTuple>,
         events: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Option<Change>> {
+        let mask = convert::changed_mask(events, &*old.get_borrowed_item(2)?)?;
+        if let Some(m) = mask.filter(|&m| Interest::from_bits(m).is_some_and(Interest::is_extended))
+        {
+            convert::interest(inner.backend, m, inner.is_exclusive(n), events)?;
+        }
         let change = Change {
-            mask: convert::changed_mask(events, &*old.get_borrowed_item(2)?)?,
+            mask,
             reinserts: inner.modify_reinserts(),
         };
         let changed = change.reinsert()

@@ -16,18 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// One registration: its `SelectorKey`, the event bits it waits for, and the generation that
-/// tags its kernel token.
+/// One registration: its `SelectorKey`, what it waits for (the key's event bits, and whether
+/// it is exclusive), and the generation that tags its kernel token.
 pub(crate) struct Slot {
     pub(crate) key: Py<PyTuple>,
-    mask: u8,
+    interest: Interest,
     gen: u32,
-}
-
-impl Slot {
-    fn interest(&self) -> Interest {
-        Interest::from_bits(self.mask).unwrap_or(Interest::NONE)
-    }
 }
 
 /// Incremented in a child process right after `os.fork()` (see [`_after_fork_in_child`]).
@@ -74,7 +68,7 @@ impl Table {
     fn registrations(&self) -> impl Iterator<Item = (RawSource, Token, Interest)> + '_ {
         self.slots
             .iter()
-            .map(|(fd, slot)| (fd, token(fd, slot.gen), slot.interest()))
+            .map(|(fd, slot)| (fd, token(fd, slot.gen), slot.interest))
     }
 }
 
@@ -142,7 +136,7 @@ fn collect_ready(
             .filter(|slot| gen.is_none_or(|g| g == slot.gen));
         match live {
             Some(slot) => {
-                let mask = event.selectors_mask() & slot.mask;
+                let mask = event.selectors_mask() & slot.interest.bits();
                 // A mask of 0 only arises when another thread modified the registration
                 // after the kernel reported it: relative to the new events nothing is ready.
                 if mask != 0 {
@@ -338,22 +332,30 @@ impl Inner {
             .map(|k| k.into_bound(py)))
     }
 
+    /// Whether fd `n`'s registration is exclusive (`false` if there is none).
+    pub(crate) fn is_exclusive(&self, n: RawSource) -> bool {
+        self.lock()
+            .slots
+            .get(n)
+            .is_some_and(|s| s.interest.is_exclusive())
+    }
+
     /// The registered key object for fd `n`, if any.
     pub(crate) fn key_at(&self, py: Python<'_>, n: RawSource) -> Option<Py<PyTuple>> {
         self.lock().slots.get(n).map(|s| s.key.clone_ref(py))
     }
 
-    /// Adds `key` for `fd`: kernel registration and table entry under one lock.
+    /// Adds `key` for `fd`, waiting for `interest`: kernel registration and table entry under
+    /// one lock.
     pub(crate) fn insert<'py>(
         &self,
         fileobj: &Bound<'py, PyAny>,
         fd: &Fd<'py>,
         key: Bound<'py, PyTuple>,
-        mask: u8,
+        interest: Interest,
     ) -> PyResult<Bound<'py, PyTuple>> {
         // A huge fd cannot be registered already: the kernel step's OverflowError applies.
         let n = fd.number()?;
-        let interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
         let mut table = self.lock();
         if table.slots.contains(n) {
             drop(table);
@@ -365,7 +367,7 @@ impl Inner {
             .map_err(errors::os_error)?;
         let slot = Slot {
             key: key.clone().unbind(),
-            mask,
+            interest,
             gen,
         };
         table.slots.insert(n, slot);
@@ -391,9 +393,10 @@ impl Inner {
 
     /// Replaces fd `n`'s key `old` with `new_key`, waiting for `mask` if given (the kernel is
     /// modified first; if it refuses, the registration is removed, kernel and table, and the
-    /// error raised: bpo-30014); `reinsert` moves it to the end of the map, as the stdlib's
-    /// unregister-then-register does. `None` if another thread changed or removed the
-    /// registration since `old` was read (the caller starts again).
+    /// error raised: bpo-30014; an exclusive registration stays exclusive); `reinsert` moves
+    /// it to the end of the map, as the stdlib's unregister-then-register does. `None` if
+    /// another thread changed or removed the registration since `old` was read (the caller
+    /// starts again).
     pub(crate) fn replace<'py>(
         &self,
         n: RawSource,
@@ -403,12 +406,16 @@ impl Inner {
         reinsert: bool,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let mut table = self.lock();
-        let (gen, old_mask) = match table.slots.get(n) {
-            Some(slot) if slot.key.is(old) => (slot.gen, slot.mask),
+        let (gen, old_interest) = match table.slots.get(n) {
+            Some(slot) if slot.key.is(old) => (slot.gen, slot.interest),
             _ => return Ok(None),
         };
+        let mut interest = old_interest;
         if let Some(mask) = mask {
-            let interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+            interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+            if old_interest.is_exclusive() {
+                interest |= Interest::EXCLUSIVE;
+            }
             let core = self.kernel(&mut table)?;
             if let Err(e) = core.modify(n, token(n, gen), interest) {
                 let _ = core.unregister(n);
@@ -421,7 +428,7 @@ impl Inner {
         }
         let slot = Slot {
             key: new_key.clone().unbind(),
-            mask: mask.unwrap_or(old_mask),
+            interest,
             gen,
         };
         let replaced = if reinsert {

@@ -31,8 +31,9 @@ struct Statics {
     /// `tuple.__new__`, which builds a `SelectorKey` without running Python code (on the
     /// stable ABI, or if `direct` is false).
     tuple_new: Py<PyAny>,
-    /// The ints 0..=3, the possible `events` of a select() result.
-    ints: [Py<PyAny>; 4],
+    /// The ints 0..=63, which hold every possible `events` of a select() result (READ 1,
+    /// WRITE 2, PRIORITY 16, HANGUP 32).
+    ints: [Py<PyAny>; 64],
 }
 
 fn statics(py: Python<'_>) -> PyResult<&Statics> {
@@ -53,12 +54,16 @@ fn statics(py: Python<'_>) -> PyResult<&Statics> {
         let direct =
             key_type.bind(py).is_subclass(&tuple)? && layout(key_type.bind(py))? == layout(&tuple)?;
         let tuple_new = tuple.getattr("__new__")?.unbind();
-        let int = |n: u8| -> PyResult<Py<PyAny>> { Ok(n.into_pyobject(py)?.into_any().unbind()) };
+        let ints = (0..64u8)
+            .map(|n| Ok(n.into_pyobject(py)?.into_any().unbind()))
+            .collect::<PyResult<Vec<_>>>()?
+            .try_into()
+            .expect("64 ints");
         Ok(Statics {
             key_type,
             direct,
             tuple_new,
-            ints: [int(0)?, int(1)?, int(2)?, int(3)?],
+            ints,
         })
     })
 }
@@ -94,7 +99,7 @@ pub(crate) fn lookup_errors_propagate(py: Python<'_>) -> PyResult<bool> {
         .copied()
 }
 
-/// The ints 0..=3 as Python objects.
-pub(crate) fn event_ints(py: Python<'_>) -> PyResult<&[Py<PyAny>; 4]> {
+/// The ints 0..=63 as Python objects.
+pub(crate) fn event_ints(py: Python<'_>) -> PyResult<&[Py<PyAny>; 64]> {
     Ok(&statics(py)?.ints)
 }

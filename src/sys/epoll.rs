@@ -14,6 +14,7 @@ pub(crate) const EPOLLERR: u32 = libc::EPOLLERR as u32;
 pub(crate) const EPOLLHUP: u32 = libc::EPOLLHUP as u32;
 pub(crate) const EPOLLRDHUP: u32 = libc::EPOLLRDHUP as u32;
 pub(crate) const EPOLLPRI: u32 = libc::EPOLLPRI as u32;
+pub(crate) const EPOLLEXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
 
 /// An owned epoll instance.
 #[derive(Debug)]

@@ -11,6 +11,11 @@ pub(crate) const POLLERR: i16 = libc::POLLERR;
 pub(crate) const POLLHUP: i16 = libc::POLLHUP;
 pub(crate) const POLLNVAL: i16 = libc::POLLNVAL;
 pub(crate) const POLLPRI: i16 = libc::POLLPRI;
+/// The peer shut down writing: Linux and Android only (0 elsewhere: poll cannot wait for it).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const POLLRDHUP: i16 = libc::POLLRDHUP;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) const POLLRDHUP: i16 = 0;
 
 /// A `pollfd` watching `fd` for `events`.
 pub(crate) fn pollfd(fd: i32, events: i16) -> PollFd {

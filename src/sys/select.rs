@@ -49,23 +49,27 @@ impl FdSet {
     }
 }
 
-/// `select(nfds, read, write, NULL, timeout)` with a nanosecond timeout (`pselect`).
-/// Returns the number of ready bits. `Interrupted` on EINTR.
+/// `select(nfds, read, write, except, timeout)` with a nanosecond timeout (`pselect`);
+/// `except` (exceptional conditions: priority data) may be left out (NULL). Returns the
+/// number of ready bits. `Interrupted` on EINTR.
 pub(crate) fn select(
     nfds: i32,
     read: &mut FdSet,
     write: &mut FdSet,
+    except: Option<&mut FdSet>,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     let ts = timeout.map(super::time::timespec);
     let ts_ptr = super::time::timespec_ptr(&ts);
-    // SAFETY: the sets are live and `nfds <= FD_SETSIZE` (checked by the caller's FdSet use),
-    // `ts_ptr` is null or a live local, a null sigmask leaves the mask unchanged.
+    let except_ptr = except.map_or(std::ptr::null_mut(), |set| &mut set.0 as *mut libc::fd_set);
+    // SAFETY: the sets are live (`except_ptr` is null or a live set) and `nfds <=
+    // FD_SETSIZE` (checked by the caller's FdSet use), `ts_ptr` is null or a live local, a
+    // null sigmask leaves the mask unchanged.
     let n = syscall!(pselect(
         nfds.min(FD_SETSIZE),
         &mut read.0,
         &mut write.0,
-        std::ptr::null_mut(),
+        except_ptr,
         ts_ptr,
         std::ptr::null()
     ))?;
