@@ -4,8 +4,10 @@
 the same classes, constants, exceptions and messages, and keys that are instances of the
 stdlib's own ``selectors.SelectorKey``. The native selectors are also thread-safe (register
 from one thread while another is in ``select()``; ``close()`` wakes a blocked ``select()``),
-honour sub-millisecond timeouts, and add ``wakeup()``. On Windows, as in the stdlib, there is
-``SelectSelector`` alone (winsock's ``select()``: sockets only), and it is ``DefaultSelector``.
+honour sub-millisecond timeouts, and add ``wakeup()``, priority and hang-up events
+(``EVENT_PRIORITY``, ``EVENT_HANGUP``) and exclusive wake-ups (``register(..., exclusive=True)``).
+On Windows, as in the stdlib, there is ``SelectSelector`` alone (winsock's ``select()``: sockets
+only), and it is ``DefaultSelector``.
 """
 
 from abc import abstractmethod as _abstractmethod
@@ -13,11 +15,19 @@ from collections.abc import Mapping as _Mapping
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
 
 from . import _rselectors
-from ._rselectors import SelectSelector, _BaseSelectorImpl, _SelectorMapping
+from ._rselectors import (
+    EVENT_HANGUP,
+    EVENT_PRIORITY,
+    SelectSelector,
+    _BaseSelectorImpl,
+    _SelectorMapping,
+)
 
 __version__ = _rselectors.__version__
 
 __all__ = [
+    "EVENT_HANGUP",
+    "EVENT_PRIORITY",
     "EVENT_READ",
     "EVENT_WRITE",
     "BaseSelector",

@@ -1,6 +1,7 @@
 # Stubs for rselectors: the signatures of typeshed's stdlib/selectors.pyi, so that
 # ``import rselectors as selectors`` type-checks like the stdlib module, plus the rselectors
-# extensions (wakeup() and WakeableSelector, the asyncio helpers, install()/uninstall()).
+# extensions (wakeup() and WakeableSelector, EVENT_PRIORITY/EVENT_HANGUP and register's
+# exclusive=, the asyncio helpers, install()/uninstall()).
 import sys
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -8,7 +9,7 @@ from selectors import EVENT_READ as EVENT_READ
 from selectors import EVENT_WRITE as EVENT_WRITE
 from selectors import BaseSelector as BaseSelector
 from selectors import SelectorKey as SelectorKey
-from typing import Any
+from typing import Any, Final
 
 from _typeshed import FileDescriptorLike, Unused
 from typing_extensions import Self, disjoint_base
@@ -21,7 +22,11 @@ from ._install import install as install
 from ._install import uninstall as uninstall
 
 __version__: str
+EVENT_PRIORITY: Final = 16
+EVENT_HANGUP: Final = 32
 __all__ = [
+    "EVENT_HANGUP",
+    "EVENT_PRIORITY",
     "EVENT_READ",
     "EVENT_WRITE",
     "BaseSelector",
@@ -62,7 +67,7 @@ class WakeableSelector(BaseSelector):
 @disjoint_base
 class _BaseSelectorImpl(WakeableSelector):
     def register(
-        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None, *, exclusive: bool = False
     ) -> SelectorKey: ...
     def unregister(self, fileobj: FileDescriptorLike) -> SelectorKey: ...
     def modify(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> SelectorKey: ...

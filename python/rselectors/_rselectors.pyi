@@ -6,6 +6,8 @@ from typing import Any, final
 
 from _typeshed import FileDescriptorLike
 
+from . import EVENT_HANGUP as EVENT_HANGUP
+from . import EVENT_PRIORITY as EVENT_PRIORITY
 from . import EVENT_READ as EVENT_READ
 from . import EVENT_WRITE as EVENT_WRITE
 from . import SelectorKey
@@ -13,6 +15,8 @@ from . import SelectSelector as SelectSelector
 from . import _BaseSelectorImpl as _BaseSelectorImpl
 
 __all__ = [
+    "EVENT_HANGUP",
+    "EVENT_PRIORITY",
     "EVENT_READ",
     "EVENT_WRITE",
     "SelectSelector",
