@@ -128,6 +128,17 @@ def socketpair():
     return a, b
 
 
+def tcp_pair():
+    """A connected, non-blocking loopback TCP pair (what asyncio and socket.socketpair() use
+    on Windows; urgent data needs TCP)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname())
+        b, _ = listener.accept()
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
 def fill(sock):
     """Send on ``sock`` until its buffer is full (so it is no longer writable)."""
     chunk = b"x" * 65536

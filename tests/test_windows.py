@@ -27,6 +27,7 @@ from _support import (
     class_params,
     fixes_stdlib,
     stdlib_class,
+    tcp_pair,
 )
 
 WINDOWS = sys.platform == "win32"
@@ -35,17 +36,6 @@ WINDOWS = sys.platform == "win32"
 def only_windows(reason):
     """Skip elsewhere: ``reason`` says why only Windows shows it."""
     return pytest.mark.skipif(not WINDOWS, reason=reason)
-
-
-def tcp_pair():
-    """A connected, non-blocking loopback TCP pair (what asyncio and socket.socketpair() use
-    on Windows)."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        a = socket.create_connection(listener.getsockname())
-        b, _ = listener.accept()
-    a.setblocking(False)
-    b.setblocking(False)
-    return a, b
 
 
 @pytest.fixture
