@@ -5,20 +5,24 @@ use std::fmt;
 
 /// Event flag bits, set by the backends' translation functions.
 pub(crate) mod flags {
-    /// Readable (EPOLLIN, POLLIN, in the read set, EVFILT_READ).
-    pub const READABLE: u8 = 1;
-    /// Writable (EPOLLOUT, POLLOUT, in the write set, EVFILT_WRITE).
-    pub const WRITABLE: u8 = 2;
+    /// Readable (EPOLLIN, POLLIN, in the read set, EVFILT_READ): `EVENT_READ`'s bit.
+    pub const READABLE: u8 = super::EVENT_READ;
+    /// Writable (EPOLLOUT, POLLOUT, in the write set, EVFILT_WRITE): `EVENT_WRITE`'s bit.
+    pub const WRITABLE: u8 = super::EVENT_WRITE;
     /// Error condition (EPOLLERR, POLLERR, POLLNVAL).
     pub const ERROR: u8 = 4;
-    /// Hang-up (EPOLLHUP, POLLHUP): reported whatever the interest.
-    pub const HANGUP: u8 = 8;
-    /// Priority data (EPOLLPRI, POLLPRI, in the except set): only for a priority interest.
-    pub const PRIORITY: u8 = 16;
-    /// End of file reported by kqueue (EV_EOF) together with its filter's readiness.
-    pub const EOF: u8 = 32;
-    /// The peer shut down writing (EPOLLRDHUP, POLLRDHUP): only for a hang-up interest.
-    pub const RDHUP: u8 = 64;
+    /// A full hang-up (EPOLLHUP, POLLHUP), reported whatever the interest: like an error, it
+    /// marks both READ and WRITE in the stdlib's translation. Always set with [`HANGUP`].
+    pub const HUP: u8 = 8;
+    /// Priority data (EPOLLPRI, POLLPRI, in the except set), only for a priority interest:
+    /// `EVENT_PRIORITY`'s bit, so that the Python mask takes it as it is.
+    pub const PRIORITY: u8 = super::EVENT_PRIORITY;
+    /// Any hang-up: a full one ([`HUP`]), the peer's shutdown of writing (EPOLLRDHUP,
+    /// POLLRDHUP, only for a hang-up interest) or kqueue's end of file (EV_EOF, with its
+    /// filter's readiness): `EVENT_HANGUP`'s bit.
+    pub const HANGUP: u8 = super::EVENT_HANGUP;
+    /// A full hang-up as the backends report it.
+    pub const FULL_HANGUP: u8 = HUP | HANGUP;
 }
 
 /// Python's `selectors.EVENT_READ`.
@@ -114,7 +118,7 @@ impl Event {
     /// # fn f(event: &rselectors::Event) -> bool { event.is_hangup() }
     /// ```
     pub const fn is_hangup(&self) -> bool {
-        self.flags & (flags::HANGUP | flags::EOF | flags::RDHUP) != 0
+        self.flags & flags::HANGUP != 0
     }
 
     /// Priority data is available (for a [`PRIORITY`](crate::Interest::PRIORITY) interest):
@@ -146,22 +150,15 @@ impl Event {
     /// # }
     /// ```
     pub const fn selectors_mask(&self) -> u8 {
-        const ANY_READ: u8 = flags::READABLE | flags::ERROR | flags::HANGUP;
-        const ANY_WRITE: u8 = flags::WRITABLE | flags::ERROR | flags::HANGUP;
-        let mut mask = 0;
-        if self.flags & ANY_READ != 0 {
-            mask |= EVENT_READ;
-        }
-        if self.flags & ANY_WRITE != 0 {
-            mask |= EVENT_WRITE;
-        }
-        if self.flags & flags::PRIORITY != 0 {
-            mask |= EVENT_PRIORITY;
-        }
-        if self.is_hangup() {
-            mask |= EVENT_HANGUP;
-        }
-        mask
+        // The readable, writable, priority and hang-up flags are the Python bits; an error or
+        // a full hang-up marks both READ and WRITE.
+        const SAME: u8 = flags::READABLE | flags::WRITABLE | flags::PRIORITY | flags::HANGUP;
+        let both = if self.flags & (flags::ERROR | flags::HUP) != 0 {
+            EVENT_READ | EVENT_WRITE
+        } else {
+            0
+        };
+        (self.flags & SAME) | both
     }
 }
 
@@ -350,36 +347,35 @@ mod tests {
         // top, for registrations that ask for it).
         const BOTH: u8 = EVENT_READ | EVENT_WRITE;
         assert_eq!(mask(flags::ERROR), BOTH);
-        assert_eq!(mask(flags::HANGUP), BOTH | EVENT_HANGUP);
-        assert_eq!(mask(flags::READABLE | flags::HANGUP), BOTH | EVENT_HANGUP);
-        // kqueue's EOF rides on its filter and adds nothing to READ/WRITE (stdlib
-        // KqueueSelector).
+        assert_eq!(mask(flags::FULL_HANGUP), BOTH | EVENT_HANGUP);
         assert_eq!(
-            mask(flags::READABLE | flags::EOF),
+            mask(flags::READABLE | flags::FULL_HANGUP),
+            BOTH | EVENT_HANGUP
+        );
+        // kqueue's EOF (a hang-up flag alone) rides on its filter and adds nothing to
+        // READ/WRITE (stdlib KqueueSelector).
+        assert_eq!(
+            mask(flags::READABLE | flags::HANGUP),
             EVENT_READ | EVENT_HANGUP
         );
         assert_eq!(
-            mask(flags::WRITABLE | flags::EOF),
+            mask(flags::WRITABLE | flags::HANGUP),
             EVENT_WRITE | EVENT_HANGUP
         );
         assert_eq!(mask(0), 0);
         // Priority data and a peer's shutdown of writing set their own bit alone: a
         // registration for WRITE | HANGUP whose peer shuts down is not made writable by it.
         assert_eq!(mask(flags::PRIORITY), EVENT_PRIORITY);
-        assert_eq!(mask(flags::RDHUP), EVENT_HANGUP);
-        assert_eq!(
-            mask(flags::READABLE | flags::RDHUP),
-            EVENT_READ | EVENT_HANGUP
-        );
+        assert_eq!(mask(flags::HANGUP), EVENT_HANGUP);
         assert_eq!(mask(flags::PRIORITY | flags::ERROR), BOTH | EVENT_PRIORITY);
     }
 
     #[test]
     fn accessors() {
-        let e = Event::new(Token(3), flags::READABLE | flags::EOF);
+        let e = Event::new(Token(3), flags::READABLE | flags::HANGUP);
         assert!(e.is_readable() && e.is_hangup() && !e.is_writable() && !e.is_error());
         assert_eq!(e.token(), Token(3));
-        let e = Event::new(Token(3), flags::RDHUP);
+        let e = Event::new(Token(3), flags::HANGUP);
         assert!(e.is_hangup() && !e.is_readable() && !e.is_priority());
         assert!(Event::new(Token(3), flags::PRIORITY).is_priority());
     }

@@ -359,7 +359,7 @@ mod tests {
             got,
             [
                 Event::new(Token(30), flags::READABLE | flags::WRITABLE),
-                Event::new(Token(40), flags::HANGUP),
+                Event::new(Token(40), flags::FULL_HANGUP),
                 Event::new(Token(50), flags::ERROR),
             ]
         );

@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(event_flags(EPOLLIN), flags::READABLE);
         assert_eq!(
             event_flags(EPOLLOUT | EPOLLHUP),
-            flags::WRITABLE | flags::HANGUP
+            flags::WRITABLE | flags::FULL_HANGUP
         );
         assert_eq!(event_flags(EPOLLERR), flags::ERROR);
         assert_eq!(event_flags(EPOLLPRI), flags::PRIORITY);
@@ -265,8 +265,8 @@ mod tests {
         );
         assert_eq!(
             event_flags(EPOLLIN | EPOLLRDHUP),
-            flags::READABLE | flags::RDHUP
+            flags::READABLE | flags::HANGUP
         );
-        assert_eq!(event_flags(EPOLLHUP), flags::HANGUP);
+        assert_eq!(event_flags(EPOLLHUP), flags::FULL_HANGUP);
     }
 }

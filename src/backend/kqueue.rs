@@ -214,7 +214,7 @@ pub(crate) struct Fired {
 }
 
 /// Event flags for one kernel event: the filter's direction (as the stdlib's
-/// `KqueueSelector`, which translates the filter alone), plus [`flags::EOF`] for `EV_EOF` and
+/// `KqueueSelector`, which translates the filter alone), plus [`flags::HANGUP`] for `EV_EOF` and
 /// [`flags::ERROR`] for `EV_ERROR` (the fd has failed: any operation on it returns at once
 /// with the error, so it is reported like poll's `POLLERR`).
 pub(crate) fn ready_flags(ready: &Fired) -> u8 {
@@ -224,7 +224,7 @@ pub(crate) fn ready_flags(ready: &Fired) -> u8 {
         None => 0,
     };
     if ready.eof {
-        f |= flags::EOF;
+        f |= flags::HANGUP;
     }
     if ready.error {
         f |= flags::ERROR;
@@ -738,7 +738,7 @@ mod tests {
             ..fired(3, Filter::Read, 3)
         };
         let (_, got) = collected(&mut t, &[eof], 8);
-        assert_eq!(got, [Event::new(Token(3), flags::READABLE | flags::EOF)]);
+        assert_eq!(got, [Event::new(Token(3), flags::READABLE | flags::HANGUP)]);
         // EV_EOF adds nothing to the stdlib's READ/WRITE: kqueue translates the filter only;
         // it is the hang-up (for registrations that ask for it).
         assert_eq!(

@@ -229,13 +229,27 @@ impl ReadinessBits {
             f |= flags::ERROR;
         }
         if bits & self.hangup != 0 {
-            f |= flags::HANGUP;
+            f |= flags::FULL_HANGUP;
         }
+        // Only interests beyond READ/WRITE ask for these: one test when none is there.
+        if bits & (self.priority | self.rdhup) != 0 {
+            f |= self.extended_flags(bits);
+        }
+        f
+    }
+
+    /// The flags of the bits only extended interests ask for (priority data, a peer's
+    /// shutdown of writing), out of the common path.
+    #[cold]
+    #[inline(never)]
+    const fn extended_flags(&self, bits: u32) -> u8 {
+        use crate::event::flags;
+        let mut f = 0;
         if bits & self.priority != 0 {
             f |= flags::PRIORITY;
         }
         if bits & self.rdhup != 0 {
-            f |= flags::RDHUP;
+            f |= flags::HANGUP;
         }
         f
     }

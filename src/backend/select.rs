@@ -85,6 +85,51 @@ impl State {
         Some(set)
     }
 
+    /// Appends an event for each registered fd a wait's sets report, in scan order, under its
+    /// current token and masked with its current interest (fds unregistered while the caller
+    /// waited are skipped). `PRIORITY`: whether the wait had an except set (`except`, which
+    /// is not read otherwise), so that waits without one scan as they did before there was one.
+    fn collect<const PRIORITY: bool>(
+        &mut self,
+        read: &FdSet,
+        write: &FdSet,
+        except: &FdSet,
+        nfds: RawFd,
+        events: &mut Events,
+    ) {
+        // Trust the bits, not select's count: the kernel only writes back the bits of fds
+        // inside the process's fd table, so an unopened fd above it keeps its input bit and
+        // reads as ready with a count of 0. The stdlib reports such an fd as ready (it checks
+        // the bits), and so do we.
+        for i in self.set.scan_order(nfds as usize) {
+            let fd = i as RawFd;
+            let (r, w) = (read.contains(fd), write.contains(fd));
+            let p = PRIORITY && except.contains(fd);
+            if !(r || w || p) {
+                continue;
+            }
+            if events.is_full() {
+                self.set.truncated_at(i);
+                break;
+            }
+            if let Some(&(token, interest)) = self.regs.get(fd) {
+                let mut f = 0;
+                if r && interest.is_readable() {
+                    f |= flags::READABLE;
+                }
+                if w && interest.is_writable() {
+                    f |= flags::WRITABLE;
+                }
+                if p && interest.is_priority() {
+                    f |= flags::PRIORITY;
+                }
+                if f != 0 {
+                    events.push(Event::new(token, f));
+                }
+            }
+        }
+    }
+
     fn nfds(&mut self) -> RawFd {
         if self.max_stale {
             self.max_fd = self
@@ -152,37 +197,9 @@ impl Select {
         for fd in notify_fd.into_iter().chain(timer) {
             read.remove(fd);
         }
-        // Trust the bits, not select's count: the kernel only writes back the bits of fds
-        // inside the process's fd table, so an unopened fd above it keeps its input bit and
-        // reads as ready with a count of 0. The stdlib reports such an fd as ready (it checks
-        // the bits), and so do we.
-        for i in st.set.scan_order(nfds as usize) {
-            let fd = i as RawFd;
-            let (r, w) = (read.contains(fd), write.contains(fd));
-            let p = except.as_ref().is_some_and(|set| set.contains(fd));
-            if !(r || w || p) {
-                continue;
-            }
-            if events.is_full() {
-                st.set.truncated_at(i);
-                break;
-            }
-            // Skip fds unregistered while we waited; report under the current token.
-            if let Some(&(token, interest)) = st.regs.get(fd) {
-                let mut f = 0;
-                if r && interest.is_readable() {
-                    f |= flags::READABLE;
-                }
-                if w && interest.is_writable() {
-                    f |= flags::WRITABLE;
-                }
-                if p && interest.is_priority() {
-                    f |= flags::PRIORITY;
-                }
-                if f != 0 {
-                    events.push(Event::new(token, f));
-                }
-            }
+        match &except {
+            Some(except) => st.collect::<true>(&read, &write, except, nfds, events),
+            None => st.collect::<false>(&read, &write, &read, nfds, events),
         }
         Ok(woken)
     }

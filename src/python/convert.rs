@@ -127,23 +127,48 @@ pub(crate) fn event_mask(events: &Bound<'_, PyAny>) -> PyResult<u8> {
 }
 
 /// [`event_mask`] of an exact int whose value is `n`.
+#[inline]
 fn int_mask(n: i64, events: &Bound<'_, PyAny>) -> PyResult<u8> {
-    match n {
-        1..=3 => Ok(n as u8),
-        _ if n > 0 && n & !i64::from(KNOWN) == 0 => Ok(n as u8),
-        _ => Err(errors::invalid_events(events)),
+    if matches!(n, 1..=3) {
+        return Ok(n as u8);
+    }
+    other_int_mask(n, events)
+}
+
+/// [`int_mask`] beyond the stdlib's masks: rselectors' own events, or an error.
+#[cold]
+fn other_int_mask(n: i64, events: &Bound<'_, PyAny>) -> PyResult<u8> {
+    if n > 0 && n & !i64::from(KNOWN) == 0 {
+        Ok(n as u8)
+    } else {
+        Err(errors::invalid_events(events))
     }
 }
 
 /// The [`Interest`] of a valid `mask` ([`event_mask`]'s), exclusive or not, if `backend` can
 /// wait for it; else `ValueError("Invalid events: {events!r} (why)")`.
+#[inline]
 pub(crate) fn interest(
     backend: Backend,
     mask: u8,
     exclusive: bool,
     events: &Bound<'_, PyAny>,
 ) -> PyResult<Interest> {
-    let mut interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+    let interest = Interest::from_bits(mask).unwrap_or(Interest::NONE);
+    if !exclusive && !interest.is_extended() {
+        return Ok(interest); // READ / WRITE: every backend
+    }
+    extended_interest(backend, interest, exclusive, events)
+}
+
+/// [`interest`] beyond the stdlib's: the backend decides.
+#[cold]
+fn extended_interest(
+    backend: Backend,
+    mut interest: Interest,
+    exclusive: bool,
+    events: &Bound<'_, PyAny>,
+) -> PyResult<Interest> {
     if exclusive {
         interest |= Interest::EXCLUSIVE;
     }

@@ -6,11 +6,11 @@ use super::errors;
 use super::mapping::SelectorMapping;
 use super::state::{Inner, ReadyKeys};
 use super::statics;
-use crate::{Backend, Interest, RawSource, Selector};
+use crate::{Backend, RawSource, Selector, EVENT_READ, EVENT_WRITE};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::types::{PyDict, PyList, PyNone, PyTuple, PyType};
 use pyo3::PyClassInitializer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -87,8 +87,8 @@ impl BaseSelectorImpl {
         let mask = convert::event_mask(events)?;
         let interest = convert::interest(self.inner.backend, mask, exclusive, events)?;
         let fd = self.inner.resolve(fileobj)?;
-        let none = py.None().into_bound(py);
-        let data = data.unwrap_or(&none);
+        let none = PyNone::get(py);
+        let data = data.unwrap_or(none.as_any());
         let key = statics::new_key(py, fileobj, &fd.obj, events, data)?;
         self.inner.insert(fileobj, &fd, key, interest)
     }
@@ -124,8 +124,8 @@ impl BaseSelectorImpl {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = fileobj.py();
         let num = self.inner.resolve_registered(fileobj)?;
-        let none = py.None().into_bound(py);
-        let data = data.unwrap_or(&none);
+        let none = PyNone::get(py);
+        let data = data.unwrap_or(none.as_any());
         loop {
             let Some((n, old)) = num.and_then(|n| self.inner.key_at(py, n).map(|k| (n, k))) else {
                 return Err(errors::not_registered(fileobj));
@@ -288,8 +288,7 @@ impl Change {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Option<Change>> {
         let mask = convert::changed_mask(events, &*old.get_borrowed_item(2)?)?;
-        if let Some(m) = mask.filter(|&m| Interest::from_bits(m).is_some_and(Interest::is_extended))
-        {
+        if let Some(m) = mask.filter(|&m| m & !(EVENT_READ | EVENT_WRITE) != 0) {
             convert::interest(inner.backend, m, inner.is_exclusive(n), events)?;
         }
         let change = Change {
