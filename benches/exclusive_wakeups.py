@@ -69,7 +69,7 @@ def header(args):
     sizes = (
         f"# {args.connections:,} connections per run; modes: sequential (one at a time), "
         f"burst ({args.window} in flight); medians of {args.rounds} interleaved rounds; "
-        "(x) = ratio to the stdlib's median"
+        "(x) = ratio to the stdlib's median (woken, cpu, conn/s)"
     )
     legend = (
         "# woken = workers woken by the kernel (voluntary context switches) per connection; "
@@ -96,9 +96,11 @@ def table(mode, samples):
             row = f"{workers:>2}  {variant:<22}"
             for c in COLUMNS:
                 med = statistics.median(s[c] for s in samples[(workers, variant)])
+                if c in ("seen", "empty"):
+                    row += f"{med:>17.3f}"  # near 1 and 0: a ratio would say nothing
+                    continue
                 value = f"{med:,.0f}" if c in ("cpu", "conn/s") else f"{med:.2f}"
-                ratio = f"({med / base[c]:.2f})" if base[c] else "(-)"
-                row += f"{value + ' ' + ratio:>17}"
+                row += f"{value + f' ({med / base[c]:.2f})':>17}"
             lines.append(row)
     return lines
 

@@ -10,6 +10,8 @@ its columns would say the wrong thing.
 - ``benches/loadgen/echo_client.c`` (the native load client): it speaks the engine's client
   protocol, loads real echo servers (two or three, callback or asyncio), and rejects bad
   arguments.
+- ``benches/exclusive_wakeups.py`` (the pre-fork herd): its counts add up and its table has
+  every variant; the herd shows without the flag and not with it.
 
 The native tools need Linux (epoll) and gcc (and Python headers for the floor); their tests
 are skipped without them.
@@ -476,3 +478,30 @@ def test_profile_samples_each_server(rsbench):
     assert set(rows) == {"selectors", "rselectors"}, proc.stdout
     for row in rows.values():
         assert row[0] == "callback" and int(row[2]) > 0, proc.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="exclusive wake-ups are epoll's")
+@needs_rselectors
+def test_exclusive_wakeups_reports_every_variant(rsbench):
+    """One small run of the pre-fork bench: every connection answered, the counts consistent,
+    and the herd's kernel wake-ups (one per worker without the flag, about one with it)."""
+    from rsbench import prefork
+
+    for variant in prefork.VARIANTS:
+        r = prefork.run(variant, 4, 60)
+        assert r["answered"] == r["accepted"] == 60, (variant, r)
+        assert r["wakeups"] == r["accepted"] + r["empty"], (variant, r)
+        woken = r["switches"] / r["accepted"]
+        if variant.endswith("exclusive"):
+            assert woken < 2, (variant, woken)
+        else:
+            assert woken > 2, (variant, woken)
+    out = subprocess.run(
+        [sys.executable, os.path.join(BENCHES, "exclusive_wakeups.py"), "--rounds", "1",
+         "--connections", "40", "--workers", "2", "--modes", "sequential"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert "# command: python benches/exclusive_wakeups.py --rounds 1" in out
+    rows = [line.split()[:3] for line in out.splitlines() if line[:2].strip() == "2"]
+    assert [" ".join(r[1:]) if r[2] == "exclusive" else r[1] for r in rows] == [
+        "stdlib", "rselectors", "rselectors exclusive"]
