@@ -80,6 +80,7 @@ README_EXAMPLES = {
     "## Quick example": "a side b'ping'\n",
     "## asyncio": "DONE\n",
     "## Typing": "True False\n",
+    "### Priority and hang-up events": "True\nTrue\n",
 }
 
 
