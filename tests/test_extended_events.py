@@ -142,7 +142,13 @@ def test_out_of_band_data_is_priority(sel, pairs):
     a, b = pairs()
     if not supports(type(sel), PRIORITY):
         pytest.skip(f"{kind(type(sel))} cannot wait for priority data (the kernel has none)")
-    key = sel.register(a, PRIORITY, "p")
+    key = sel.register(a, EVENT_READ | PRIORITY, "rp")
+    b.send(b"!", socket.MSG_OOB)
+    # Urgent data alone: priority, and not readable (the byte is out of the stream).
+    assert results(sel, 1) == [("rp", PRIORITY)]
+    assert a.recv(1, socket.MSG_OOB) == b"!"
+    assert results(sel) == []
+    key = sel.modify(a, PRIORITY, "p")
     b.send(b"ordinary")
     settle()
     assert results(sel) == []  # ordinary data is not priority data

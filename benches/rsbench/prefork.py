@@ -32,6 +32,9 @@ import time
 EVENT_READ = 1
 EVENT_WRITE = 2
 
+#: How long the client waits for a connection's answer before it calls the server broken (s).
+ANSWER_TIMEOUT = 10
+
 #: (label, module, register()'s exclusive keyword or None for the stdlib's signature)
 VARIANTS = {
     "stdlib": ("selectors", None),
@@ -113,23 +116,24 @@ def _fork_worker(variant, cls_name, listener, pipes, churn):
 
 def _client(address, connections, window, deadline):
     """Opens ``connections`` connections, ``window`` at a time, and reads each one's byte;
-    returns how many were answered."""
+    returns how many were answered. Stops at the first connection left unanswered for
+    ``ANSWER_TIMEOUT`` (every one is answered by a working server), or at ``deadline``."""
     answered = 0
     left = connections
-    while left:
+    while left and time.monotonic() < deadline:
         batch = []
         for _ in range(min(window, left)):
-            wait = max(0.1, deadline - time.monotonic())
-            batch.append(socket.create_connection(address, timeout=wait))
+            batch.append(socket.create_connection(address, timeout=ANSWER_TIMEOUT))
         left -= len(batch)
+        ok = True
         for conn in batch:
             try:
-                if conn.recv(1) == b"x":
-                    answered += 1
+                ok = ok and conn.recv(1) == b"x"
             except OSError:
-                pass
+                ok = False
+            answered += ok
             conn.close()
-        if time.monotonic() > deadline:
+        if not ok:
             break
     return answered
 

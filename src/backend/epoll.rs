@@ -97,15 +97,12 @@ impl Driver for Epoll {
     }
 
     fn modify(&self, fd: RawFd, token: Token, interest: Interest, _: &WakeState) -> io::Result<()> {
-        if interest.is_exclusive() {
-            return self.readd(fd, token, interest);
-        }
         match self
             .ep
             .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
         {
-            // Only an exclusive registration makes a valid modify fail with EINVAL (the
-            // selector has refused the epoll fd itself already): it becomes a plain one.
+            // EPOLLEXCLUSIVE in a modify, or a modify of an exclusive registration: the only
+            // EINVAL a modify can get (the selector has refused the epoll fd itself already).
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.readd(fd, token, interest),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(not_registered(fd)),
             other => other,
