@@ -100,8 +100,8 @@ impl Interest {
         }
     }
 
-    /// The event bits of this interest (Python's `EVENT_*` values; [`EXCLUSIVE`]
-    /// (Interest::EXCLUSIVE) is not an event and has none).
+    /// The event bits of this interest (Python's `EVENT_*` values;
+    /// [`EXCLUSIVE`](Interest::EXCLUSIVE) is not an event and has none).
     ///
     /// ```
     /// use rselectors::Interest;
