@@ -21,7 +21,8 @@ pub(crate) mod flags {
     /// POLLRDHUP, only for a hang-up interest) or kqueue's end of file (EV_EOF, with its
     /// filter's readiness): `EVENT_HANGUP`'s bit.
     pub const HANGUP: u8 = super::EVENT_HANGUP;
-    /// A full hang-up as the backends report it.
+    /// A full hang-up as the poll-style backends report it.
+    #[cfg(unix)]
     pub const FULL_HANGUP: u8 = HUP | HANGUP;
 }
 

@@ -180,6 +180,7 @@ impl Interest {
     }
 
     /// This interest without `other`'s flags.
+    #[cfg(unix)]
     pub(crate) const fn without(self, other: Interest) -> Interest {
         Interest(self.0 & !other.0)
     }
@@ -263,6 +264,7 @@ mod tests {
         assert_eq!(i.bits(), 1);
         assert!(Interest::EXCLUSIVE.is_empty());
         assert!(i.is_extended() && !Interest::BOTH.is_extended());
+        #[cfg(unix)]
         assert_eq!(i.without(Interest::EXCLUSIVE), Interest::READABLE);
         assert!(Interest::HANGUP.is_hangup() && Interest::PRIORITY.is_priority());
     }

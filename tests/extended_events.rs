@@ -13,9 +13,8 @@ use rselectors::{
 };
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 /// A connected non-blocking TCP pair over the loopback (urgent data needs TCP).
 fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -217,149 +216,160 @@ fn support_is_what_register_and_modify_accept() {
     );
 }
 
-/// The wait syscalls of this machine (x86_64, aarch64 Linux), for [`blocked`].
-fn wait_syscalls() -> &'static [i64] {
-    if cfg!(target_arch = "x86_64") {
-        &[232, 281, 441, 7, 271, 23, 270]
-    } else if cfg!(target_arch = "aarch64") {
-        &[22, 441, 73, 72]
-    } else {
-        &[]
-    }
-}
+/// Exclusive registrations: epoll's (Linux), counted through /proc (which waiters are
+/// blocked, what the epoll set holds). Elsewhere the flag is a documented no-op that nothing
+/// here can run.
+#[cfg(target_os = "linux")]
+mod exclusive {
+    use super::*;
+    use std::os::fd::RawFd;
+    use std::sync::mpsc;
+    use std::time::Instant;
 
-/// Whether thread `tid` of this process is blocked in a wait syscall (None: cannot tell).
-fn blocked(tid: i64) -> Option<bool> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
-    if wait_syscalls().is_empty() {
-        return None;
-    }
-    let nr: i64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(wait_syscalls().contains(&nr))
-}
-
-/// How many of `n` selectors (one thread each), all blocked on the same listening socket
-/// registered with `interest`, one connection wakes.
-fn woken_by_one_connection(backend: Backend, n: usize, interest: Interest) -> usize {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let fd: RawFd = listener.as_raw_fd();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let (woke_tx, woke_rx) = mpsc::channel();
-    let selectors: Vec<_> = (0..n)
-        .map(|i| {
-            let s = selector(backend);
-            s.register(fd, Token(i), interest).unwrap();
-            std::sync::Arc::new(s)
-        })
-        .collect();
-    let threads: Vec<_> = selectors
-        .iter()
-        .map(|s| {
-            let s = s.clone();
-            let (ready_tx, woke_tx) = (ready_tx.clone(), woke_tx.clone());
-            std::thread::spawn(move || {
-                // SAFETY: gettid takes no arguments.
-                ready_tx.send(i64::from(unsafe { libc::gettid() })).unwrap();
-                let mut events = Events::with_capacity(4);
-                s.select(&mut events, Some(Duration::from_secs(5))).unwrap();
-                woke_tx.send(!events.is_empty()).unwrap();
-            })
-        })
-        .collect();
-    let tids: Vec<i64> = (0..n).map(|_| ready_rx.recv().unwrap()).collect();
-    let deadline = Instant::now() + Duration::from_secs(10) * slowdown();
-    while !tids.iter().all(|&t| blocked(t).unwrap_or(true)) {
-        assert!(
-            Instant::now() < deadline,
-            "{backend}: waiters never blocked"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if tids.iter().any(|&t| blocked(t).is_none()) {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    // The woken ones report at once; the others only when their 5 s are up.
-    let mut woken = 0;
-    while let Ok(got) = woke_rx.recv_timeout(Duration::from_millis(500)) {
-        woken += usize::from(got);
-    }
-    for s in &selectors {
-        s.shut_down();
-    }
-    for t in threads {
-        t.join().unwrap();
-    }
-    woken
-}
-
-#[test]
-fn an_exclusive_registration_wakes_fewer_waiters() {
-    const N: usize = 4;
-    for backend in backends() {
-        let all = woken_by_one_connection(backend, N, Interest::READABLE);
-        assert_eq!(all, N, "{backend}: the herd");
-        let exclusive =
-            woken_by_one_connection(backend, N, Interest::READABLE | Interest::EXCLUSIVE);
-        if backend == Backend::Epoll {
-            assert!(exclusive < N, "{backend}: {exclusive} of {N} woken");
+    /// The wait syscalls of this machine (x86_64, aarch64 Linux), for [`blocked`].
+    fn wait_syscalls() -> &'static [i64] {
+        if cfg!(target_arch = "x86_64") {
+            &[232, 281, 441, 7, 271, 23, 270]
+        } else if cfg!(target_arch = "aarch64") {
+            &[22, 441, 73, 72]
         } else {
-            // Documented: the flag is ignored, every waiter is woken as without it.
-            assert_eq!(exclusive, N, "{backend}");
+            &[]
         }
     }
-}
 
-/// The events mask epoll holds for `fd` (`/proc/self/fdinfo` of the epoll fd).
-fn epoll_mask(s: &Selector, fd: RawFd) -> Option<u32> {
-    let epfd = s.try_as_fd()?.as_raw_fd();
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{epfd}")).unwrap();
-    info.lines().find_map(|line| {
-        let mut words = line.split_whitespace();
-        if words.next() != Some("tfd:") || words.next()?.parse::<RawFd>().ok()? != fd {
+    /// Whether thread `tid` of this process is blocked in a wait syscall (None: cannot tell).
+    fn blocked(tid: i64) -> Option<bool> {
+        let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+        if wait_syscalls().is_empty() {
             return None;
         }
-        words.next(); // "events:"
-        u32::from_str_radix(words.next()?, 16).ok()
-    })
-}
-
-#[test]
-fn epoll_keeps_an_exclusive_registration_through_modify_and_reopen() {
-    const EXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
-    const OUT: u32 = libc::EPOLLOUT as u32;
-    let s = selector(Backend::Epoll);
-    let (a, b) = tcp_pair();
-    let fd = a.as_raw_fd();
-    s.register(&a, Token(1), Interest::READABLE | Interest::EXCLUSIVE)
-        .unwrap();
-    assert_ne!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
-    // The kernel cannot modify an exclusive registration: it is re-added, still exclusive.
-    s.modify(&a, Token(2), Interest::BOTH | Interest::EXCLUSIVE)
-        .unwrap();
-    let mask = epoll_mask(&s, fd).unwrap();
-    assert_eq!(mask & (EXCLUSIVE | OUT), EXCLUSIVE | OUT, "{mask:#x}");
-    assert_eq!(one_event(&s, Token(2)).selectors_mask(), EVENT_WRITE);
-    // Modified to a plain one (the kernel's EINVAL is handled by re-adding), and back.
-    s.modify(&a, Token(3), Interest::READABLE).unwrap();
-    assert_eq!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
-    s.modify(&a, Token(4), Interest::READABLE | Interest::EXCLUSIVE)
-        .unwrap();
-    assert_ne!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
-    (&b).write_all(b"x").unwrap();
-    assert!(one_event(&s, Token(4)).is_readable());
-    // reopen carries it over: the registration is found although the kernel refuses to
-    // modify it, and stays exclusive in the new set.
-    s.reopen([(fd, Token(4), Interest::READABLE | Interest::EXCLUSIVE)])
-        .unwrap();
-    assert_ne!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
-    assert!(one_event(&s, Token(4)).is_readable());
-    // Not registered: modify says so, exclusive or not.
-    s.unregister(&a).unwrap();
-    for interest in [Interest::READABLE, Interest::READABLE | Interest::EXCLUSIVE] {
-        let err = s.modify(&a, Token(5), interest).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NotFound, "{interest:?}: {err}");
+        let nr: i64 = text.split_whitespace().next()?.parse().ok()?;
+        Some(wait_syscalls().contains(&nr))
     }
-    assert_eq!(epoll_mask(&s, fd), None);
+
+    /// How many of `n` selectors (one thread each), all blocked on the same listening socket
+    /// registered with `interest`, one connection wakes.
+    fn woken_by_one_connection(backend: Backend, n: usize, interest: Interest) -> usize {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let fd: RawFd = listener.as_raw_fd();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (woke_tx, woke_rx) = mpsc::channel();
+        let selectors: Vec<_> = (0..n)
+            .map(|i| {
+                let s = selector(backend);
+                s.register(fd, Token(i), interest).unwrap();
+                std::sync::Arc::new(s)
+            })
+            .collect();
+        let threads: Vec<_> = selectors
+            .iter()
+            .map(|s| {
+                let s = s.clone();
+                let (ready_tx, woke_tx) = (ready_tx.clone(), woke_tx.clone());
+                std::thread::spawn(move || {
+                    // SAFETY: gettid takes no arguments.
+                    ready_tx.send(i64::from(unsafe { libc::gettid() })).unwrap();
+                    let mut events = Events::with_capacity(4);
+                    s.select(&mut events, Some(Duration::from_secs(5))).unwrap();
+                    woke_tx.send(!events.is_empty()).unwrap();
+                })
+            })
+            .collect();
+        let tids: Vec<i64> = (0..n).map(|_| ready_rx.recv().unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(10) * slowdown();
+        while !tids.iter().all(|&t| blocked(t).unwrap_or(true)) {
+            assert!(
+                Instant::now() < deadline,
+                "{backend}: waiters never blocked"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if tids.iter().any(|&t| blocked(t).is_none()) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        // The woken ones report at once; the others only when their 5 s are up.
+        let mut woken = 0;
+        while let Ok(got) = woke_rx.recv_timeout(Duration::from_millis(500)) {
+            woken += usize::from(got);
+        }
+        for s in &selectors {
+            s.shut_down();
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        woken
+    }
+
+    #[test]
+    fn an_exclusive_registration_wakes_fewer_waiters() {
+        const N: usize = 4;
+        for backend in backends() {
+            let all = woken_by_one_connection(backend, N, Interest::READABLE);
+            assert_eq!(all, N, "{backend}: the herd");
+            let exclusive =
+                woken_by_one_connection(backend, N, Interest::READABLE | Interest::EXCLUSIVE);
+            if backend == Backend::Epoll {
+                assert!(exclusive < N, "{backend}: {exclusive} of {N} woken");
+            } else {
+                // Documented: the flag is ignored, every waiter is woken as without it.
+                assert_eq!(exclusive, N, "{backend}");
+            }
+        }
+    }
+
+    /// The events mask epoll holds for `fd` (`/proc/self/fdinfo` of the epoll fd).
+    fn epoll_mask(s: &Selector, fd: RawFd) -> Option<u32> {
+        let epfd = s.try_as_fd()?.as_raw_fd();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{epfd}")).unwrap();
+        info.lines().find_map(|line| {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("tfd:") || words.next()?.parse::<RawFd>().ok()? != fd {
+                return None;
+            }
+            words.next(); // "events:"
+            u32::from_str_radix(words.next()?, 16).ok()
+        })
+    }
+
+    #[test]
+    fn epoll_keeps_an_exclusive_registration_through_modify_and_reopen() {
+        const EXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
+        const OUT: u32 = libc::EPOLLOUT as u32;
+        let s = selector(Backend::Epoll);
+        let (a, b) = tcp_pair();
+        let fd = a.as_raw_fd();
+        s.register(&a, Token(1), Interest::READABLE | Interest::EXCLUSIVE)
+            .unwrap();
+        assert_ne!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
+        // The kernel cannot modify an exclusive registration: it is re-added, still exclusive.
+        s.modify(&a, Token(2), Interest::BOTH | Interest::EXCLUSIVE)
+            .unwrap();
+        let mask = epoll_mask(&s, fd).unwrap();
+        assert_eq!(mask & (EXCLUSIVE | OUT), EXCLUSIVE | OUT, "{mask:#x}");
+        assert_eq!(one_event(&s, Token(2)).selectors_mask(), EVENT_WRITE);
+        // Modified to a plain one (the kernel's EINVAL is handled by re-adding), and back.
+        s.modify(&a, Token(3), Interest::READABLE).unwrap();
+        assert_eq!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
+        s.modify(&a, Token(4), Interest::READABLE | Interest::EXCLUSIVE)
+            .unwrap();
+        assert_ne!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
+        (&b).write_all(b"x").unwrap();
+        assert!(one_event(&s, Token(4)).is_readable());
+        // reopen carries it over: the registration is found although the kernel refuses to
+        // modify it, and stays exclusive in the new set.
+        s.reopen([(fd, Token(4), Interest::READABLE | Interest::EXCLUSIVE)])
+            .unwrap();
+        assert_ne!(epoll_mask(&s, fd).unwrap() & EXCLUSIVE, 0);
+        assert!(one_event(&s, Token(4)).is_readable());
+        // Not registered: modify says so, exclusive or not.
+        s.unregister(&a).unwrap();
+        for interest in [Interest::READABLE, Interest::READABLE | Interest::EXCLUSIVE] {
+            let err = s.modify(&a, Token(5), interest).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotFound, "{interest:?}: {err}");
+        }
+        assert_eq!(epoll_mask(&s, fd), None);
+    }
 }
