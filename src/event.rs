@@ -348,9 +348,9 @@ mod tests {
         // top, for registrations that ask for it).
         const BOTH: u8 = EVENT_READ | EVENT_WRITE;
         assert_eq!(mask(flags::ERROR), BOTH);
-        assert_eq!(mask(flags::FULL_HANGUP), BOTH | EVENT_HANGUP);
+        assert_eq!(mask(flags::HUP | flags::HANGUP), BOTH | EVENT_HANGUP);
         assert_eq!(
-            mask(flags::READABLE | flags::FULL_HANGUP),
+            mask(flags::READABLE | flags::HUP | flags::HANGUP),
             BOTH | EVENT_HANGUP
         );
         // kqueue's EOF (a hang-up flag alone) rides on its filter and adds nothing to
