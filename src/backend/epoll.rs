@@ -1,6 +1,7 @@
 //! epoll: the kernel keeps the registration set; `data.u64` carries the token.
 
 use super::{already_registered, not_registered, Driver, ReadinessBits};
+use crate::own::{OwnFd, OwnFds, Watch};
 use crate::sys::epoll::{
     EpollEvent, EpollFd, Op, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP,
 };
@@ -32,6 +33,22 @@ impl Epoll {
             .registered
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
+
+    /// Puts one of the selector's own fds in the set under `token` (readable), or, if the
+    /// set holds the fd already (a caller's call named its number: `OwnFds::reclaim`), gives
+    /// it back its token.
+    fn add_own_fd(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        match self.ep.ctl(Op::Add, fd, EPOLLIN, token.0 as u64) {
+            Ok(()) => {
+                self.added();
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.ep.ctl(Op::Modify, fd, EPOLLIN, token.0 as u64)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// epoll's readiness bits.
@@ -54,6 +71,9 @@ pub(crate) fn event_flags(bits: u32) -> u8 {
 }
 
 impl Driver for Epoll {
+    /// An fd added to an epoll set while a thread waits reaches that wait.
+    const BLOCKS_WITHOUT_NOTIFIER: bool = true;
+
     fn new() -> io::Result<Epoll> {
         Ok(Epoll {
             ep: EpollFd::new()?,
@@ -66,7 +86,7 @@ impl Driver for Epoll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        _: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
         self.ep
             .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
@@ -75,22 +95,26 @@ impl Driver for Epoll {
                 _ => e,
             })?;
         self.added();
-        Ok(())
+        own.reclaim(fd, |fd, token| self.add_own_fd(fd, token))
     }
 
-    fn modify(&self, fd: RawFd, token: Token, interest: Interest, _: &WakeState) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, own: &OwnFds) -> io::Result<()> {
         self.ep
             .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOENT) => not_registered(fd),
                 _ => e,
-            })
+            })?;
+        own.reclaim(fd, |fd, token| self.add_own_fd(fd, token))
     }
 
-    fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
+    fn unregister(&self, fd: RawFd, own: &OwnFds) -> io::Result<()> {
         let result = self.ep.ctl(Op::Delete, fd, 0, 0);
         match result.as_ref().map_err(io::Error::raw_os_error) {
-            Ok(()) => self.removed(),
+            Ok(()) => {
+                self.removed();
+                return own.reclaim(fd, |fd, token| self.add_own_fd(fd, token));
+            }
             // The fd was closed (its number is free): the kernel dropped its registration
             // then, unless a duplicate keeps the file open. Ask the kernel, so the count
             // neither grows with every such call nor drops below the truth. (ENOENT, the
@@ -109,13 +133,7 @@ impl Driver for Epoll {
         })
     }
 
-    fn wait(
-        &self,
-        events: &mut Events,
-        timeout: Option<Duration>,
-        _notify: &WakeState,
-        _timer: Option<RawFd>,
-    ) -> io::Result<bool> {
+    fn wait(&self, events: &mut Events, timeout: Option<Duration>, _: Watch) -> io::Result<bool> {
         events.clear();
         // Ask the kernel for exactly as many events as we keep: every event it returns is
         // re-queued at the tail of its level-triggered ready list, while those it did not
@@ -144,15 +162,17 @@ impl Driver for Epoll {
         result.map(|_| woken)
     }
 
-    fn attach(&self, wake: &WakeState, timer: Option<RawFd>) -> io::Result<()> {
-        let own = [(wake.notify_fd().raw_fd(), Token::NOTIFY)]
-            .into_iter()
-            .chain(timer.map(|fd| (fd, Token::TIMER)));
-        for (fd, token) in own {
-            self.ep.ctl(Op::Add, fd, EPOLLIN, token.0 as u64)?;
-            self.added();
-        }
-        Ok(())
+    fn add_own<'a, T: OwnFd>(
+        &self,
+        token: Token,
+        make: impl FnOnce(&dyn Fn(RawFd) -> bool) -> io::Result<&'a T>,
+    ) -> io::Result<&'a T> {
+        // Registrations held by the kernel are keyed by file: one for a number the new fd
+        // takes (a closed fd's, kept open by a duplicate) reports under its own token, never
+        // under ours, so no number needs to be passed over.
+        let fd = make(&|_| false)?;
+        self.add_own_fd(fd.watched(), token)?;
+        Ok(fd)
     }
 
     fn holds(&self, fd: RawFd, token: Token, interest: Interest) -> bool {
@@ -185,8 +205,8 @@ mod tests {
     #[test]
     fn unregistering_a_closed_fd_keeps_the_count_true() {
         let ep = Epoll::new().unwrap();
-        let wake = WakeState::new().unwrap();
-        ep.attach(&wake, None).unwrap();
+        let wake = OwnFds::new();
+        wake.notifier(&ep).unwrap();
         let count = || ep.registered.load(Ordering::Relaxed);
         assert_eq!(count(), 1);
         // Closed before unregister, many times: the count must not grow. Other tests run on
