@@ -199,11 +199,13 @@ fn wakes_between_two_selects_write_the_notifier_once() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = Arc::new(selector(backend));
+        // A Waker makes the notifier (a selector has none until its first need).
+        let waker = s.waker().unwrap();
         let fd = notifier_eventfd(&s);
         let start = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let (waker, start) = (s.waker().unwrap(), start.clone());
+                let (waker, start) = (waker.clone(), start.clone());
                 std::thread::spawn(move || {
                     start.wait();
                     for _ in 0..1000 {

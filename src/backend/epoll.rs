@@ -88,12 +88,17 @@ impl Driver for Epoll {
         interest: Interest,
         own: &OwnFds,
     ) -> io::Result<()> {
-        self.ep
+        if let Err(e) = self
+            .ep
             .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
-            .map_err(|e| match e.raw_os_error() {
+        {
+            // An own fd made after the caller's check is in the set: refused as one.
+            own.refuse(fd)?;
+            return Err(match e.raw_os_error() {
                 Some(libc::EEXIST) => already_registered(fd),
                 _ => e,
-            })?;
+            });
+        }
         self.added();
         own.reclaim(fd, |fd, token| self.add_own_fd(fd, token))
     }
@@ -235,6 +240,32 @@ mod tests {
         assert!(ep.unregister(fd, &wake).is_err());
         assert_eq!(count(), before + 1);
         drop(dup);
+    }
+
+    /// A caller's call that reached the kernel after an own fd took its number (it passed the
+    /// selector's check just before the fd was made: `crate::own`, rule 3) puts the fd back
+    /// and is refused. Driven here without the selector's check, as such a call runs.
+    #[test]
+    fn a_call_that_reaches_an_own_fd_puts_it_back_and_is_refused() {
+        let ep = Epoll::new().unwrap();
+        let own = OwnFds::new();
+        let fd = own.notifier(&ep).unwrap().raw_fd();
+        let woken = |ep: &Epoll| {
+            let mut events = Events::with_capacity(4);
+            ep.wait(&mut events, Some(Duration::ZERO), own.watch()).unwrap()
+        };
+        for call in [
+            |ep: &Epoll, fd, own: &OwnFds| ep.modify(fd, Token(7), Interest::WRITABLE, own),
+            |ep: &Epoll, fd, own: &OwnFds| ep.unregister(fd, own),
+            |ep: &Epoll, fd, own: &OwnFds| ep.register(fd, Token(7), Interest::READABLE, own),
+        ] {
+            let err = call(&ep, fd, &own).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
+            own.wake.wake().unwrap();
+            assert!(woken(&ep), "the notifier is back under its token");
+            assert!(own.wake.consume());
+            assert!(!woken(&ep));
+        }
     }
 
     #[test]

@@ -89,4 +89,14 @@ mod tests {
             assert_eq!(err.to_string(), "fd 5 is not registered");
         }
     }
+
+    #[test]
+    fn an_own_fds_number_is_refused_as_a_closed_fd() {
+        let mut r = Registry::default();
+        let own = OwnFds::with_notifier();
+        let n = own.notify_fd().raw_fd();
+        let err = r.add(n, 'a', &own).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(crate::sys::CLOSED));
+        assert_eq!(r.len(), 0);
+    }
 }
