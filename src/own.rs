@@ -287,7 +287,11 @@ impl OwnFds {
     /// user-space backends' set handling.
     pub(crate) fn with_notifier() -> OwnFds {
         let own = OwnFds::new();
-        let made = own.wake.notify.made.set(NotifyFd::new().expect("a notifier"));
+        let made = own
+            .wake
+            .notify
+            .made
+            .set(NotifyFd::new().expect("a notifier"));
         assert!(made.is_ok());
         own.wake.notify.ready.store(true, Ordering::Release);
         own
@@ -328,7 +332,10 @@ impl Drop for Waiting<'_> {
 
 /// A new fd from `new` of which no number is `named`: each one that has a named number is
 /// kept open while the next is made (so that the next gets other numbers), then closed.
-fn unnamed<T: OwnFd>(new: fn() -> io::Result<T>, named: &dyn Fn(RawSource) -> bool) -> io::Result<T> {
+fn unnamed<T: OwnFd>(
+    new: fn() -> io::Result<T>,
+    named: &dyn Fn(RawSource) -> bool,
+) -> io::Result<T> {
     let mut passed_over = Vec::new();
     loop {
         let fd = new()?;

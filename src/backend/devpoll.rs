@@ -256,9 +256,7 @@ mod driver {
             let mut raw: Vec<PollFd> = std::mem::take(&mut events.raw.devpoll);
             let result = self.dp.poll(&mut raw, max, timeout);
             let woken = match result {
-                Ok(_) => self
-                    .lock()
-                    .collect(&raw, watch.notify, events),
+                Ok(_) => self.lock().collect(&raw, watch.notify, events),
                 Err(_) => false,
             };
             events.raw.devpoll = raw;

@@ -252,7 +252,8 @@ mod tests {
         let fd = own.notifier(&ep).unwrap().raw_fd();
         let woken = |ep: &Epoll| {
             let mut events = Events::with_capacity(4);
-            ep.wait(&mut events, Some(Duration::ZERO), own.watch()).unwrap()
+            ep.wait(&mut events, Some(Duration::ZERO), own.watch())
+                .unwrap()
         };
         for call in [
             |ep: &Epoll, fd, own: &OwnFds| ep.modify(fd, Token(7), Interest::WRITABLE, own),

@@ -45,12 +45,22 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// Adds `fd`. `AlreadyExists` if it is registered. `own` are the selector's own fds:
     /// user-space backends refuse their numbers under their lock ([`Registry`]) and nudge a
     /// waiter through the notifier.
-    fn register(&self, fd: RawSource, token: Token, interest: Interest, own: &OwnFds)
-        -> io::Result<()>;
+    fn register(
+        &self,
+        fd: RawSource,
+        token: Token,
+        interest: Interest,
+        own: &OwnFds,
+    ) -> io::Result<()>;
 
     /// Changes `fd`'s token and interest. `NotFound` if it is not registered.
-    fn modify(&self, fd: RawSource, token: Token, interest: Interest, own: &OwnFds)
-        -> io::Result<()>;
+    fn modify(
+        &self,
+        fd: RawSource,
+        token: Token,
+        interest: Interest,
+        own: &OwnFds,
+    ) -> io::Result<()>;
 
     /// Removes `fd`. `NotFound` if it is not registered (a kernel error if the kernel refuses).
     fn unregister(&self, fd: RawSource, own: &OwnFds) -> io::Result<()>;
@@ -63,8 +73,12 @@ pub(crate) trait Driver: Send + Sync + Sized {
     /// zero-timeout wait, which cannot be woken, may leave the notifier out (poll and select
     /// do: one fd less for the kernel to scan; the selector reads a pending wake-up from its
     /// flag). `Interrupted` on EINTR.
-    fn wait(&self, events: &mut Events, timeout: Option<Duration>, watch: Watch)
-        -> io::Result<bool>;
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        watch: Watch,
+    ) -> io::Result<bool>;
 
     /// Adds one of the selector's own fds, which `make` returns (made now, or made before).
     /// `make` gets a test of whether a registration names a number, so that it can make one

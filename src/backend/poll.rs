@@ -141,13 +141,7 @@ impl Driver for Poll {
         Ok(())
     }
 
-    fn modify(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        own: &OwnFds,
-    ) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, own: &OwnFds) -> io::Result<()> {
         let mut st = self.lock();
         let pos = *st.index.entry(fd)? as usize;
         st.fds[pos].events = interest_bits(interest);
@@ -171,7 +165,12 @@ impl Driver for Poll {
         Ok(())
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<Duration>, watch: Watch) -> io::Result<bool> {
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        watch: Watch,
+    ) -> io::Result<bool> {
         events.clear();
         if timeout == Some(Duration::ZERO) {
             return self.wait_now(events);

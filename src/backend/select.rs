@@ -184,13 +184,7 @@ impl Driver for Select {
         Ok(())
     }
 
-    fn modify(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        own: &OwnFds,
-    ) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, own: &OwnFds) -> io::Result<()> {
         let mut st = self.lock();
         let entry = st.regs.entry(fd)?;
         *entry = (token, interest);
@@ -208,7 +202,12 @@ impl Driver for Select {
         Ok(())
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<Duration>, watch: Watch) -> io::Result<bool> {
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        watch: Watch,
+    ) -> io::Result<bool> {
         events.clear();
         if timeout == Some(Duration::ZERO) {
             // Cannot be woken: the notifier is left out of the sets (one fd less for the
@@ -277,7 +276,8 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), OUT_OF_RANGE);
         s.unregister(FD_SETSIZE + 5, &w).unwrap();
-        s.wait(&mut events, Some(Duration::ZERO), Watch::default()).unwrap();
+        s.wait(&mut events, Some(Duration::ZERO), Watch::default())
+            .unwrap();
     }
 
     #[test]

@@ -287,7 +287,12 @@ impl super::Driver for Select {
         self.lock().unregister(socket, own)
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<Duration>, watch: Watch) -> io::Result<bool> {
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        watch: Watch,
+    ) -> io::Result<bool> {
         self.wait_with(events, timeout, watch, |sets, timeout| {
             crate::sys::winsock::select(&mut sets.read, &mut sets.write, &mut sets.except, timeout)
         })
