@@ -701,6 +701,31 @@ bare_epoll_ctl(PyObject *Py_UNUSED(m), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* bare_epoll_life(fd, timeout_ms, n): n times, a whole epoll selector's life around one fd:
+ * epoll_create1, EPOLL_CTL_ADD (EPOLLIN), epoll_wait(..., 1, timeout_ms), close */
+static PyObject *
+bare_epoll_life(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int fd, timeout, epfd;
+    long n, i;
+    struct epoll_event in = {.events = EPOLLIN}, out;
+    if (!PyArg_ParseTuple(args, "iil", &fd, &timeout, &n))
+        return NULL;
+    in.data.fd = fd;
+    for (i = 0; i < n; i++) {
+        if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &in) < 0
+            || (epoll_wait(epfd, &out, 1, timeout) < 0 && errno != EINTR)) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            close(epfd);
+            return NULL;
+        }
+        close(epfd);
+    }
+    Py_RETURN_NONE;
+}
+
 /* Parses (read_fds, write_fds, n) into a new PyMem array of the read fds then the write fds
  * (*nr and *nw of them) and *n; NULL on error. */
 static int *
@@ -809,6 +834,8 @@ static PyMethodDef module_methods[] = {
      "bare_epoll_wait(epfd, maxevents, n): epoll_wait(..., timeout 0), n times"},
     {"bare_epoll_ctl", bare_epoll_ctl, METH_VARARGS,
      "bare_epoll_ctl(epfd, fd, pair, n): ADD+DEL (pair 0) or MOD+MOD (pair 1), n times"},
+    {"bare_epoll_life", bare_epoll_life, METH_VARARGS,
+     "bare_epoll_life(fd, timeout_ms, n): create + ADD + wait + close, n times"},
     {"bare_poll", bare_poll, METH_VARARGS,
      "bare_poll(read_fds, write_fds, n): poll(..., timeout 0), n times"},
     {"bare_select", bare_select, METH_VARARGS,

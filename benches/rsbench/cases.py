@@ -218,6 +218,40 @@ class Lookup:
         return None  # a lookup makes no system call
 
 
+#: ``select()``'s timeout in the lifecycle case: ``0``, or a wait that may block (the fd is
+#: ready, so it returns at once)
+LIFE_WAITS = {"0": "0", "t": "1.0"}
+
+
+class Lifecycle:
+    """A selector's whole life: made, one ready socket registered (EVENT_READ, one byte
+    pending), ``select(0)`` (``wait=0``) or ``select(1.0)`` (``wait=t``, returns at once)
+    and closed, as code that makes a selector per wait does; cost per life."""
+
+    unit = "ns/life"
+
+    def __init__(self, pool, backend, p):
+        self.timeout = LIFE_WAITS[p["wait"]]
+        _fds, (self.obj,), _events = pool.ready(1, "read")
+
+    def make(self, mod, cls):
+        with cls() as sel:
+            sel.register(self.obj, EVENT_READ)
+            got = sel.select(float(self.timeout))
+        if [mask for _key, mask in got] != [EVENT_READ]:
+            raise CaseError(f"sanity check failed: {got!r}")
+        stmt = f"with C() as s: s.register(o, 1); s.select({self.timeout})"
+        return cls(), {"C": cls, "o": self.obj}, stmt, 1
+
+    def kernel(self, floor, backend, floor_sel):
+        fd = self.obj.fileno()
+        if backend == "epoll":
+            ms = 0 if self.timeout == "0" else 1000
+            return {"k": floor.bare_epoll_life, "f": fd}, f"k(f, {ms}, {BARE})", BARE
+        bare = _bare_wait(floor, backend, None, [fd], [], 1)
+        return bare and (*bare, BARE)
+
+
 MICRO_CASES = {
     "select_ready": SelectReady,
     "select_ready_read": SelectReady,
@@ -228,6 +262,7 @@ MICRO_CASES = {
     "map_get": Lookup,
     "map_get_cached": Lookup,
     "scale": SelectReady,
+    "lifecycle": Lifecycle,
 }
 
 
@@ -283,6 +318,9 @@ def plan(backends):
             add("micro", "register_unregister", b, obj=obj)
         for obj in ("sock", "fd"):
             add("micro", "modify", b, obj=obj)
+    for b in backends:
+        for wait in LIFE_WAITS:
+            add("micro", "lifecycle", b, wait=wait)
     for case in ("get_key", "map_get", "map_get_cached"):
         for b in backends:
             for obj in ("fd", "sock"):
