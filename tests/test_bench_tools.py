@@ -62,6 +62,39 @@ def compare(*args, timeout=120):
     )
 
 
+def test_engine_modules_import_no_cycle():
+    """The engine's modules form layers: no module imports one that imports it back (at
+    any depth, imports inside functions included)."""
+    import ast
+
+    pkg = os.path.join(BENCHES, "rsbench")
+    graph = {}
+    for name in os.listdir(pkg):
+        if name.endswith(".py"):
+            with open(os.path.join(pkg, name)) as f:
+                tree = ast.parse(f.read())
+            graph[name[:-3]] = {
+                alias.name if node.module is None else node.module
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1
+                for alias in node.names
+            }
+
+    def cycle_from(start, path):
+        for dep in sorted(graph.get(path[-1], ())):
+            if dep == start:
+                return [*path, dep]
+            if dep not in path and dep in graph:
+                found = cycle_from(start, [*path, dep])
+                if found:
+                    return found
+        return None
+
+    for module in sorted(graph):
+        cycle = cycle_from(module, [module])
+        assert cycle is None, " -> ".join(cycle)
+
+
 def test_list_filters_by_backend():
     proc = compare("--list", "--backends", "poll")
     assert proc.returncode == 0, proc.stderr
