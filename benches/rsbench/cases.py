@@ -252,6 +252,71 @@ class Lifecycle:
         return bare and (*bare, BARE)
 
 
+class WaitOne:
+    """Through a real caller's pattern: code that makes a selector for each wait on one socket
+    (psycopg's ``wait_selector`` and many "wait for this socket" helpers), reaching the
+    implementation as ``rselectors.install()`` makes it reach them, by looking up
+    ``selectors.DefaultSelector`` at call time. One op is a round trip on a socketpair: the
+    peer's reply written, the wait (a new ``DefaultSelector``, register, ``select(1.0)``,
+    close) and the read."""
+
+    unit = "ns/trip"
+
+    def __init__(self, pool, backend, p):
+        self.sock, self.peer = pool.socketpair()
+
+    def make(self, mod, cls):
+        import types
+
+        module = types.SimpleNamespace(DefaultSelector=cls, EVENT_READ=EVENT_READ)
+        ns = {"w": wait_readable, "m": module, "a": self.sock, "p": self.peer}
+        stmt = "p.send(b'x'); w(m, a, 1.0); a.recv(1)"
+        return cls(), ns, stmt, 1
+
+    def kernel(self, floor, backend, floor_sel):
+        return None
+
+
+def wait_readable(selectors_module, sock, timeout):
+    """Waits until ``sock`` is readable with a selector made for this one wait, from
+    ``selectors_module.DefaultSelector`` as the caller finds it at call time."""
+    with selectors_module.DefaultSelector() as sel:
+        sel.register(sock, selectors_module.EVENT_READ)
+        while not sel.select(timeout):
+            pass
+
+
+class MpWait:
+    """Through a real caller: ``multiprocessing.connection.wait`` on N connections (one
+    ready), with its selector class (``PollSelector``, bound by the stdlib at import) that of
+    the implementation, as when ``rselectors`` is imported as ``selectors`` before
+    ``multiprocessing.connection``. One op is one ``wait``."""
+
+    unit = "ns/call"
+
+    def __init__(self, pool, backend, p):
+        from multiprocessing import Pipe
+
+        self.pipes = [Pipe(duplex=False) for _ in range(p["N"])]
+        self.pipes[0][1].send_bytes(b"x")
+        self.conns = [r for r, _w in self.pipes]
+
+    def make(self, mod, cls):
+        import multiprocessing.connection as mpc
+        import types
+
+        # The stdlib's own wait(), with `_WaitSelector` (read at call time) the class measured.
+        wait = types.FunctionType(
+            mpc.wait.__code__, {**vars(mpc), "_WaitSelector": cls}, "wait", mpc.wait.__defaults__
+        )
+        if wait(self.conns, 1.0) != self.conns[:1]:
+            raise CaseError("sanity check failed: wait() did not return the ready connection")
+        return cls(), {"w": wait, "c": self.conns}, "w(c, 1.0)", 1
+
+    def kernel(self, floor, backend, floor_sel):
+        return None
+
+
 MICRO_CASES = {
     "select_ready": SelectReady,
     "select_ready_read": SelectReady,
@@ -263,6 +328,8 @@ MICRO_CASES = {
     "map_get_cached": Lookup,
     "scale": SelectReady,
     "lifecycle": Lifecycle,
+    "caller_wait_one": WaitOne,
+    "caller_mp_wait": MpWait,
 }
 
 
@@ -321,6 +388,11 @@ def plan(backends):
     for b in backends:
         for wait in LIFE_WAITS:
             add("micro", "lifecycle", b, wait=wait)
+    if "epoll" in backends:
+        add("micro", "caller_wait_one", "epoll")
+    if "poll" in backends:
+        for n in (1, 100):
+            add("micro", "caller_mp_wait", "poll", N=n)
     for case in ("get_key", "map_get", "map_get_cached"):
         for b in backends:
             for obj in ("fd", "sock"):
