@@ -540,7 +540,10 @@ impl Inner {
         let mut table = self.lock();
         self.closed.store(true, Ordering::Release);
         table.version += 1;
-        (table.core.take(), Released(std::mem::take(&mut table.slots)))
+        (
+            table.core.take(),
+            Released(std::mem::take(&mut table.slots)),
+        )
     }
 
     /// Forgets every key (for the garbage collector's `__clear__`).
