@@ -115,6 +115,7 @@ pub(crate) struct OwnFds {
     /// another loop ([`nested`](Self::nested)).
     waiting: AtomicUsize,
     /// Whether `nested` has counted its one.
+    #[cfg(unix)]
     nested: AtomicBool,
 }
 
@@ -135,6 +136,7 @@ impl OwnFds {
             timer: Lazy::new(),
             making: Mutex::new(()),
             waiting: AtomicUsize::new(0),
+            #[cfg(unix)]
             nested: AtomicBool::new(false),
         }
     }
@@ -169,8 +171,9 @@ impl OwnFds {
     }
 
     /// After a caller's `modify` or `unregister` of `fd` went through on a kernel set without
-    /// a lock (epoll): if `fd` is one of ours, it was made after the caller's check and the
+    /// a lock (epoll, the only user): if `fd` is one of ours, it was made after the caller's check and the
     /// call acted on it; `add` puts it back (with its token), and the call is refused.
+    #[cfg(epoll_available)]
     pub(crate) fn reclaim(
         &self,
         fd: RawSource,
@@ -273,6 +276,23 @@ impl OwnFds {
         self.notifier(driver)?.notify()
     }
 
+    /// The kernel object's fd was handed out: another loop may wait on it, which no count of
+    /// this selector's waits sees. From now on every wake-up writes the notifier (made at the
+    /// first), so that the fd is readable while one is pending, one pending now included.
+    #[cfg(unix)]
+    pub(crate) fn nested<D: Driver>(&self, driver: &D) {
+        if self.nested.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        if self.wake.is_pending() {
+            // On failure the wake-up is still carried by the flag to the next select.
+            if let Ok(n) = self.notifier(driver) {
+                let _ = n.notify();
+            }
+        }
+    }
+
     /// Counts the calling thread as waiting until the guard drops. Taken before a blocking
     /// wait looks at the pending and shutdown flags (see [`wake`](Self::wake)).
     pub(crate) fn waiting(&self) -> Waiting<'_> {
@@ -300,24 +320,6 @@ impl OwnFds {
     /// The notifier of [`with_notifier`](Self::with_notifier).
     pub(crate) fn notify_fd(&self) -> &NotifyFd {
         self.wake.notify.made().expect("made by with_notifier")
-    }
-}
-
-impl OwnFds {
-    /// The kernel object's fd was handed out: another loop may wait on it, which no count of
-    /// this selector's waits sees. From now on every wake-up writes the notifier (made at the
-    /// first), so that the fd is readable while one is pending, one pending now included.
-    pub(crate) fn nested<D: Driver>(&self, driver: &D) {
-        if self.nested.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        if self.wake.is_pending() {
-            // On failure the wake-up is still carried by the flag to the next select.
-            if let Ok(n) = self.notifier(driver) {
-                let _ = n.notify();
-            }
-        }
     }
 }
 
