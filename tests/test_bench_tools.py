@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 
 import pytest
@@ -162,16 +163,21 @@ def _ready(result):
     return sorted(((tuple(k), e) for k, e in result), key=lambda pair: pair[0][1])
 
 
-def _script(mod):
+#: the floor's selector classes, each measured against the stdlib's of the same name
+FLOOR_CLASSES = ("EpollSelector", "PollSelector", "SelectSelector")
+
+
+def _script(mod, cls_name):
     """One fixed sequence of calls; returns what a caller can observe (keys as tuples)."""
     out = []
-    pairs = [socket.socketpair() for _ in range(3)]
-    sel = mod.EpollSelector()
+    pairs = [socket.socketpair() for _ in range(4)]
+    sel = getattr(mod, cls_name)()
     try:
-        (a0, b0), (a1, _), (a2, _) = pairs
+        (a0, b0), (a1, _), (a2, _), (a3, b3) = pairs
         out.append(tuple(sel.register(a0, mod.EVENT_READ, "d0")))
         out.append(tuple(sel.register(a1.fileno(), mod.EVENT_WRITE)))
         out.append(tuple(sel.register(a2, mod.EVENT_READ | mod.EVENT_WRITE, 2)))
+        out.append(tuple(sel.register(a3, mod.EVENT_READ, "d3")))
         b0.send(b"x")
         out.append(_ready(sel.select(0)))
         out.append(tuple(sel.modify(a0, mod.EVENT_READ | mod.EVENT_WRITE, "d0")))
@@ -179,16 +185,28 @@ def _script(mod):
         out.append(_ready(sel.select(0.01)))
         out.append(tuple(sel.get_key(a2)))
         out.append(tuple(sel.get_map().get(a1.fileno())))
+        out.append(tuple(sel.get_map()[a0]))
         out.append(sel.get_map().get(12345, "missing"))
         out.append(len(sel.get_map()))
+        # the first registration leaves: PollSelector's last pollfd (a3's) moves into its place
+        out.append(tuple(sel.unregister(a0)))
+        b3.send(b"y")
+        out.append(_ready(sel.select(None)))
+        out.append(tuple(sel.modify(a3, mod.EVENT_WRITE, "d3")))
+        out.append(_ready(sel.select(0)))
         out.append(tuple(sel.unregister(a2)))
         for call in (lambda: sel.get_key(a2), lambda: sel.unregister(a2)):
             with pytest.raises(KeyError):
                 call()
         with pytest.raises(KeyError):
-            sel.register(a0, mod.EVENT_READ)
+            sel.register(a1.fileno(), mod.EVENT_READ)
         with pytest.raises(ValueError):
             sel.register(a2, 4)
+        # the highest fd leaves: SelectSelector's max fd comes down to the next registered one
+        out.append(tuple(sel.unregister(a3)))
+        out.append(_ready(sel.select(-1)))
+        out.append(tuple(sel.register(a0, mod.EVENT_READ)))
+        out.append(_ready(sel.select(0)))
         a0.recv(1)
         out.append(_ready(sel.select(0)))
         out.append(len(sel.get_map()))
@@ -201,9 +219,11 @@ def _script(mod):
 
 
 @native
-def test_floor_behaves_like_the_stdlib(cfloor):
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_floor_behaves_like_the_stdlib(cfloor, cls_name):
     assert cfloor.SelectorKey is selectors.SelectorKey
-    ours, theirs = _script(cfloor), _script(selectors)
+    assert cfloor.DefaultSelector is cfloor.EpollSelector
+    ours, theirs = _script(cfloor, cls_name), _script(selectors, cls_name)
     # fds differ between the two runs (fresh socketpairs): compare with fds normalised
     assert len(ours) == len(theirs)
     for got, want in zip(ours, theirs):
@@ -217,16 +237,64 @@ def test_floor_behaves_like_the_stdlib(cfloor):
 
 
 @native
-def test_floor_keys_are_selector_keys(cfloor):
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_floor_keys_are_selector_keys(cfloor, cls_name):
     a, b = socket.socketpair()
-    with cfloor.EpollSelector() as sel:
+    with getattr(cfloor, cls_name)() as sel:
         key = sel.register(a, cfloor.EVENT_READ, "x")
         assert type(key) is selectors.SelectorKey
         assert key == (a, a.fileno(), 1, "x") and key.data == "x" and hash(key) == hash(tuple(key))
         b.send(b"!")
         assert sel.select(0) == [(key, 1)]
+    assert len(sel.get_map()) == 0  # closed: the keys are gone
     a.close()
     b.close()
+
+
+@native
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_floor_waits_without_the_gil(cfloor, cls_name):
+    """A select() that may block lets other threads run: they register (many fds, so the
+    floor's tables grow while the wait is under way) and wake it, as with the stdlib."""
+    for mod in (cfloor, selectors):
+        a, b = socket.socketpair()
+        late = [socket.socketpair() for _ in range(200)]
+        sel = getattr(mod, cls_name)()
+        key = sel.register(a, mod.EVENT_READ)
+        got = []
+        waiter = threading.Thread(target=lambda: got.append(sel.select(5.0)))
+        start = time.monotonic()
+        waiter.start()
+        time.sleep(0.05)
+        for c, _ in late:
+            sel.register(c, mod.EVENT_READ)
+        b.send(b"!")
+        waiter.join()
+        elapsed = time.monotonic() - start
+        try:
+            assert got == [[(key, mod.EVENT_READ)]] and elapsed < 2.5, (mod, got, elapsed)
+            assert sel.select(0) == [(key, mod.EVENT_READ)] and len(sel.get_map()) == 201
+        finally:
+            sel.close()
+            for c, d in [(a, b), *late]:
+                c.close()
+                d.close()
+
+
+@native
+def test_floor_select_refuses_fds_beyond_fd_setsize(cfloor):
+    """SelectSelector: an fd select(2) cannot take is refused at register (the stdlib's
+    exception, which it raises at select()), the selector unchanged."""
+    from rsbench.common import FD_SETSIZE
+
+    with cfloor.SelectSelector() as sel:
+        with pytest.raises(ValueError, match="filedescriptor out of range in select"):
+            sel.register(FD_SETSIZE, cfloor.EVENT_READ)
+        assert len(sel.get_map()) == 0 and sel.select(0) == []
+    with selectors.SelectSelector() as std:
+        std.register(FD_SETSIZE, selectors.EVENT_READ)
+        with pytest.raises(ValueError, match="filedescriptor out of range in select"):
+            std.select(0)
 
 
 @native
