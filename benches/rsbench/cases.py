@@ -111,8 +111,6 @@ def _bare_wait(floor, backend, floor_sel, reads, writes, maxevents):
     (EVENT_WRITE): one ``epoll_wait`` on the floor's epoll object (which holds the same
     registrations; ``maxevents`` as the stdlib asks), or one ``poll``/``select`` of those fds."""
     if backend == "epoll":
-        if floor_sel is None:
-            return None
         ns = {"k": floor.bare_epoll_wait, "e": floor_sel.fileno(), "m": max(1, maxevents)}
         return ns, f"k(e, m, {BARE})"
     bare = {"poll": floor.bare_poll, "select": floor.bare_select}.get(backend)
@@ -149,7 +147,7 @@ class _OneFdCase:
         """The kernel statement of ``bare_epoll_ctl`` ``pair`` (0: ADD + DEL, 1: MOD twice)
         on ``self.obj``, ``ops`` calls of the case per statement; poll and select make no
         system call to register or modify."""
-        if backend != "epoll" or floor_sel is None:
+        if backend != "epoll":
             return None
         ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
         return ns, f"k(e, f, {pair}, {BARE})", ops
