@@ -796,13 +796,17 @@ Sel_select(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     /* the wait's buffers are ours until we return: busy refuses a concurrent select() from
      * another thread (the GIL is released) or a re-entrant one from a finalizer run by an
      * allocation */
-    if (k->prepare(self, timeout_us != 0) < 0)
+    if (k->prepare(self, 0) < 0)
         return NULL;
     self->busy = 1;
-    if (timeout_us == 0) {
-        n = k->wait(self, 0);
-    }
-    else {
+    /* a look that cannot block first, GIL held; only if nothing is ready, the wait that may
+     * block, GIL released (the kernel sets up no wait queues for a look) */
+    n = k->wait(self, 0);
+    if (n == 0 && timeout_us != 0) {
+        if (k->prepare(self, 1) < 0) {
+            self->busy = 0;
+            return NULL;
+        }
         Py_BEGIN_ALLOW_THREADS
         n = k->wait(self, timeout_us);
         Py_END_ALLOW_THREADS
