@@ -373,7 +373,7 @@ epoll_del(SelObject *s, int fd)
 }
 
 static int
-epoll_prepare(SelObject *s, int blocking)
+epoll_prepare(SelObject *s, int Py_UNUSED(blocking))
 {
     EP(s)->maxev = s->count > 1 ? (s->count > INT_MAX ? INT_MAX : (int)s->count) : 1;
     return grow((void **)&EP(s)->evbuf, &EP(s)->evcap, EP(s)->maxev, sizeof(struct epoll_event));
@@ -565,7 +565,7 @@ select_del(SelObject *s, int fd)
 }
 
 static int
-select_prepare(SelObject *s, int blocking)
+select_prepare(SelObject *s, int Py_UNUSED(blocking))
 {
     SelectObject *o = SL(s);
     o->rs = o->rt;
