@@ -20,9 +20,9 @@ fn main() -> io::Result<()> {
     selector.register(&quiet, Token(1), Interest::READABLE)?;
 
     let (results, inbox) = mpsc::channel();
-    let workers: Vec<_> = (0..4)
-        .map(|id| spawn_worker(id, results.clone(), selector.waker()))
-        .collect();
+    let workers = (0..4)
+        .map(|id| Ok(spawn_worker(id, results.clone(), selector.waker()?)))
+        .collect::<io::Result<Vec<_>>>()?;
     drop(results);
 
     let mut events = Events::with_capacity(16);

@@ -105,6 +105,7 @@ mod backend;
 mod event;
 mod fdmap;
 mod interest;
+mod own;
 mod selector;
 mod source;
 mod sync;

@@ -1,16 +1,16 @@
 //! The selector: registration and the shared wait loop over every backend.
 
 use crate::backend::{dispatch, AnyDriver, Driver};
-use crate::sys::timer::Timer;
+use crate::own::OwnFds;
 use crate::timeout::Deadline;
-use crate::waker::{WakeState, Waker};
+use crate::waker::Waker;
 use crate::{Events, Interest, RawSource, Source, Token};
 use std::fmt;
 use std::io;
 #[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A kernel readiness interface a [`Selector`] can use.
@@ -228,11 +228,9 @@ impl fmt::Display for Backend {
 pub struct Selector {
     driver: AnyDriver,
     backend: Backend,
-    /// The wake-up notifier, created with the selector so that the selector's own fds are
-    /// all known before any registration can name their numbers (see [`Selector::owns`]).
-    wake: Arc<WakeState>,
-    /// The slack-free timer of sub-millisecond waits (Linux), also created with the selector.
-    timer: Timer,
+    /// The wake-up state and the selector's own fds besides its kernel object (the notifier,
+    /// on Linux the timer), made at their first need (see [`Selector::owns`]).
+    own: OwnFds,
     /// Set by [`Selector::shut_down`]: blocking selects return at once.
     shutdown: AtomicBool,
     /// Bumped by [`Selector::reopen`]: a waiter woken after a change of it passes the nudge
@@ -278,14 +276,10 @@ impl Selector {
                 ))
             }
         };
-        let wake = Arc::new(WakeState::new()?);
-        let timer = Timer::new()?;
-        dispatch!(&driver, d => d.attach(&wake, timer.fd()))?;
         Ok(Selector {
             driver,
             backend,
-            wake,
-            timer,
+            own: OwnFds::new(),
             shutdown: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
         })
@@ -325,7 +319,7 @@ impl Selector {
         let fd = self.user_fd(fd.raw_fd())?;
         checked_token(token)?;
         checked_interest(self.backend, interest)?;
-        dispatch!(&self.driver, d => d.register(fd, token, interest, &self.wake))
+        dispatch!(&self.driver, d => d.register(fd, token, interest, &self.own))
     }
 
     /// Changes the token and interest of a registered `fd` (`NotFound` if not registered;
@@ -349,7 +343,7 @@ impl Selector {
         let fd = self.user_fd(fd.raw_fd())?;
         checked_token(token)?;
         checked_interest(self.backend, interest)?;
-        dispatch!(&self.driver, d => d.modify(fd, token, interest, &self.wake))
+        dispatch!(&self.driver, d => d.modify(fd, token, interest, &self.own))
     }
 
     /// Stops watching `fd` (`NotFound` if not registered; epoll reports `EBADF`/`ENOENT` for
@@ -368,7 +362,7 @@ impl Selector {
     /// ```
     pub fn unregister(&self, fd: impl Source) -> io::Result<()> {
         let fd = self.user_fd(fd.raw_fd())?;
-        dispatch!(&self.driver, d => d.unregister(fd, &self.wake))
+        dispatch!(&self.driver, d => d.unregister(fd, &self.own))
     }
 
     /// Gives the selector a fresh kernel set holding exactly `registrations`, under the fd
@@ -391,33 +385,43 @@ impl Selector {
     /// and a lock another thread held at the fork would never be released in the child;
     /// make a new `Selector` there instead.
     ///
+    /// The selector's notifier is made if it has none yet: threads blocked on the replaced
+    /// set are woken through it.
     pub fn reopen<I>(&self, registrations: I) -> io::Result<()>
     where
         I: IntoIterator<Item = (RawSource, Token, Interest)>,
     {
+        dispatch!(&self.driver, d => self.own.notifier(d))?;
+        // No own fd is made while the set is replaced: the new set holds every one.
+        let making = self.own.making();
         dispatch!(&self.driver, d => {
-            let fresh = fresh_like(d, &self.wake, &self.timer)?;
+            let fresh = fresh_like(d, &self.own)?;
             for (fd, token, interest) in registrations {
                 let carried = self.user_fd(fd).is_ok()
                     && checked_token(token).is_ok()
                     && d.holds(fd, token, interest);
                 if carried {
-                    let _ = fresh.register(fd, token, interest, &self.wake);
+                    let _ = fresh.register(fd, token, interest, &self.own);
                 }
             }
-            d.adopt(fresh, &self.wake)
+            d.adopt(fresh, &self.own.wake)
         })?;
+        drop(making);
         self.epoch.fetch_add(1, Ordering::Relaxed);
         // Waiters on the replaced object: wake them to wait on the new one (it shares the
         // notifier with the old, which stays alive as long as they are in it).
-        let _ = self.wake.nudge();
+        let _ = self.own.wake.nudge();
         Ok(())
     }
 
     /// Whether `fd` is one of the selector's own fds: its kernel object (epoll, kqueue,
-    /// /dev/poll) or its wake-up notifier. They exist from construction to drop, so a caller's
-    /// fd can carry one of their numbers only after the caller closed it while registered (or
-    /// by naming a number it does not own).
+    /// /dev/poll), made with the selector, or, once made, its wake-up notifier (the first
+    /// [`wake`](Selector::wake) or [`shut_down`](Selector::shut_down) that finds a thread
+    /// waiting, [`waker`](Selector::waker), or a blocking wait on a backend other than epoll)
+    /// and, on Linux, its timer (the first wait shorter than a millisecond). Each stays until
+    /// the selector is dropped. A caller's fd carries one of their numbers only after the
+    /// caller closed it while registered (or by naming a number it does not own); no
+    /// registration call can then reach it.
     ///
     /// ```
     /// use rselectors::Selector;
@@ -433,9 +437,7 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn owns(&self, fd: RawSource) -> bool {
-        self.wake.notify_fd().owns(fd)
-            || self.timer.fd() == Some(fd)
-            || self.kernel_fd() == Some(fd)
+        self.own.owns(fd) || self.kernel_fd() == Some(fd)
     }
 
     /// Validates a caller's fd before it reaches the backend: negative (Windows: not a
@@ -457,16 +459,14 @@ impl Selector {
         if self.kernel_fd() == Some(fd) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        if self.wake.notify_fd().owns(fd) || self.timer.fd() == Some(fd) {
-            return Err(io::Error::from_raw_os_error(crate::sys::CLOSED));
-        }
+        self.own.refuse(fd)?;
         Ok(fd)
     }
 
     /// The kernel object's fd number, if the backend has one (never on Windows).
     fn kernel_fd(&self) -> Option<RawSource> {
         #[cfg(unix)]
-        return self.try_as_fd().map(|k| k.as_raw_fd());
+        return dispatch!(&self.driver, d => d.as_fd()).map(|k| k.as_raw_fd());
         #[cfg(windows)]
         None
     }
@@ -507,9 +507,11 @@ impl Selector {
         deadline: Deadline,
     ) -> io::Result<bool> {
         if timeout == Some(Duration::ZERO) {
-            // Never blocks: no deadline to keep.
-            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, &self.wake, None))?;
-            return Ok(woken && self.wake.consume());
+            // Never blocks: no deadline to keep. A wake-up is reported from the notifier or,
+            // where the wait leaves it out or there is none, from the flag.
+            let woken = dispatch!(&self.driver, d => d.wait(events, timeout, self.own.watch()))?
+                || self.own.wake.is_pending();
+            return Ok(woken && self.own.wake.consume());
         }
         self.select_until(events, deadline)
     }
@@ -557,19 +559,28 @@ impl Selector {
     /// One blocking select until `deadline`, re-waiting after internal set-change nudges;
     /// returns whether a wake-up or a shutdown ended it.
     fn select_until(&self, events: &mut Events, deadline: Deadline) -> io::Result<bool> {
-        let wake = &*self.wake;
-        // Pairs with the fence in `shut_down`: either this load sees the flag, or
-        // `shut_down`'s wake-up reaches this wait.
-        fence(Ordering::SeqCst);
-        if self.shutdown.load(Ordering::Relaxed) {
+        let wake = &*self.own.wake;
+        // Counted before the flags are read: a `wake` or `shut_down` either set its flag
+        // before the looks below, or finds this thread waiting and makes sure the notifier
+        // reaches its wait (making the notifier if there is none: see `crate::own`).
+        let _waiting = self.own.waiting();
+        if self.shutdown.load(Ordering::SeqCst) {
             events.clear();
             return Ok(true);
         }
         loop {
             let epoch = self.epoch.load(Ordering::Relaxed);
-            let woken = self.wait_once(events, deadline.remaining())?;
+            // A wake-up that found no notifier and no waiter is carried by its flag alone:
+            // one look without blocking, then it is reported.
+            let pending = wake.is_pending();
+            let timeout = if pending {
+                Some(Duration::ZERO)
+            } else {
+                deadline.remaining()
+            };
+            let woken = self.wait_once(events, timeout)? || pending;
             let user_wake = woken && wake.consume();
-            let shutdown = self.shutdown.load(Ordering::Relaxed);
+            let shutdown = self.shutdown.load(Ordering::SeqCst);
             if shutdown || (woken && self.epoch.load(Ordering::Relaxed) != epoch) {
                 // `consume` drained the notifier: re-arm it so that every other thread blocked
                 // in `select` (after `reopen`: on the replaced kernel object) returns too.
@@ -588,26 +599,48 @@ impl Selector {
         }
     }
 
-    /// One backend wait of up to `timeout`; returns whether the notifier was readable. A
-    /// wait shorter than a millisecond runs on the slack-free timer where there is one (the
-    /// kernel's timeout, a backstop here, could fire a timer slack late: 50 µs by default).
+    /// One backend wait of up to `timeout`; returns whether the notifier was readable.
     fn wait_once(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<bool> {
-        let short = timeout.filter(|t| !t.is_zero() && *t < Duration::from_millis(1));
-        let timer = match short {
-            Some(t) if self.timer.arm(t).unwrap_or(false) => self.timer.fd(),
-            _ => None,
-        };
-        let timeout = if timer.is_some() {
-            Some(TIMER_BACKSTOP)
-        } else {
-            timeout
-        };
-        let woken = dispatch!(&self.driver, d => d.wait(events, timeout, &self.wake, timer));
-        if timer.is_some() {
-            // Also clears a fired expiry, so no later wait sees the timer readable.
-            let _ = self.timer.disarm();
+        dispatch!(&self.driver, d => self.wait_on(d, events, timeout))
+    }
+
+    /// [`wait_once`](Self::wait_once) on the concrete backend. A wait that may block on a
+    /// backend that must watch the notifier from the start makes the notifier first, after
+    /// a look without blocking (what is ready then needs no notifier at all). A wait
+    /// shorter than a millisecond runs on the slack-free timer where there is one (the
+    /// kernel's timeout, a backstop here, could fire a timer slack late: 50 µs by default).
+    fn wait_on<D: Driver>(
+        &self,
+        d: &D,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        if timeout == Some(Duration::ZERO) {
+            return d.wait(events, timeout, self.own.watch());
         }
-        woken
+        if !D::BLOCKS_WITHOUT_NOTIFIER && self.own.wake.notify.ready().is_none() {
+            d.wait(events, Some(Duration::ZERO), self.own.watch())?;
+            if !events.is_empty() {
+                return Ok(false);
+            }
+            self.own.notifier(d)?;
+        }
+        #[allow(unused_mut)]
+        let mut watch = self.own.watch();
+        #[cfg(epoll_available)]
+        if let Some(short) = timeout.filter(|t| *t < Duration::from_millis(1)) {
+            // Without a timer (it could not be made or armed) the kernel's timeout does.
+            if let Ok(timer) = self.own.timer(d) {
+                if timer.arm(short).is_ok() {
+                    watch.timer = Some(timer.fd());
+                    let woken = d.wait(events, Some(TIMER_BACKSTOP), watch);
+                    // Also clears a fired expiry, so no later wait sees the timer readable.
+                    let _ = timer.disarm();
+                    return woken;
+                }
+            }
+        }
+        d.wait(events, timeout, watch)
     }
 
     /// Makes every blocked and every later blocking `select` return at once with no events
@@ -632,14 +665,18 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shut_down(&self) {
-        self.shutdown.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        // Pairs with a waiter's count and look (`select_until`): either the waiter sees the
+        // flag, or the wake-up below finds it waiting and reaches its wait.
+        self.shutdown.store(true, Ordering::SeqCst);
         // A failed write leaves the notifier readable; nothing else to do.
-        let _ = self.wake.wake();
+        let _ = dispatch!(&self.driver, d => self.own.wake(d));
     }
 
     /// Wakes a thread blocked in [`select`](Selector::select) (or makes the next `select`
-    /// return at once). Wake-ups are coalesced; see [`Waker`].
+    /// return at once). Wake-ups are coalesced; see [`Waker`]. A wake-up that finds no thread
+    /// waiting only sets a flag; one that finds a thread waiting writes the selector's
+    /// notifier, made then if it has none yet (so the first such call is not
+    /// async-signal-safe: take a [`Waker`] for a signal handler).
     ///
     /// ```
     /// use rselectors::{Events, Selector};
@@ -653,7 +690,7 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake(&self) -> io::Result<()> {
-        self.wake.wake()
+        dispatch!(&self.driver, d => self.own.wake(d))
     }
 
     /// Whether a wake-up is pending: [`wake`](Selector::wake) was called and no `select` has
@@ -668,26 +705,30 @@ impl Selector {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake_pending(&self) -> bool {
-        self.wake.is_pending()
+        self.own.wake.is_pending()
     }
 
-    /// A cloneable [`Waker`] for this selector, to hand to other threads.
+    /// A cloneable [`Waker`] for this selector, to hand to other threads or a signal handler.
+    /// Makes the selector's notifier if it has none yet (the error if it cannot: no fd left).
     ///
     /// ```
     /// let selector = rselectors::Selector::new()?;
-    /// let waker = selector.waker();
+    /// let waker = selector.waker()?;
     /// std::thread::spawn(move || waker.wake().unwrap()).join().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn waker(&self) -> Waker {
-        Waker {
-            state: self.wake.clone(),
-        }
+    pub fn waker(&self) -> io::Result<Waker> {
+        dispatch!(&self.driver, d => self.own.notifier(d))?;
+        Ok(Waker {
+            state: self.own.wake.clone(),
+        })
     }
 
     /// The kernel object's fd (epoll, kqueue, /dev/poll), `None` for poll and select, which
     /// keep their set in user space. Use it to nest this selector in another event loop: the
-    /// fd is readable when `select` would report something.
+    /// fd is readable when `select` would report something, a pending wake-up included (from
+    /// the first call on, every wake-up writes the notifier, made then if need be, as if a
+    /// thread waited).
     ///
     /// ```
     /// use rselectors::{Backend, Selector};
@@ -697,11 +738,18 @@ impl Selector {
     /// ```
     #[cfg(unix)]
     pub fn try_as_fd(&self) -> Option<BorrowedFd<'_>> {
-        dispatch!(&self.driver, d => d.as_fd())
+        dispatch!(&self.driver, d => {
+            let fd = d.as_fd();
+            if fd.is_some() {
+                self.own.nested(d);
+            }
+            fd
+        })
     }
 }
 
 /// The kernel timeout of a wait that the timer ends: only reached if the timer failed.
+#[cfg(epoll_available)]
 const TIMER_BACKSTOP: Duration = Duration::from_millis(2);
 
 /// The deadline of a wait of `timeout`; a zero timeout never blocks and needs none (so it
@@ -714,11 +762,11 @@ fn deadline_for(timeout: Option<Duration>) -> Deadline {
     }
 }
 
-/// A new driver of `_like`'s kind, attached to the selector's own fds, for
+/// A new driver of `_like`'s kind holding the selector's own fds made so far, for
 /// [`Selector::reopen`].
-fn fresh_like<D: Driver>(_like: &D, wake: &WakeState, timer: &Timer) -> io::Result<D> {
+fn fresh_like<D: Driver>(_like: &D, own: &OwnFds) -> io::Result<D> {
     let fresh = D::new()?;
-    fresh.attach(wake, timer.fd())?;
+    own.add_to(&fresh)?;
     Ok(fresh)
 }
 
@@ -781,6 +829,7 @@ impl fmt::Debug for Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn assert_send_sync<T: Send + Sync>() {}
 

@@ -20,7 +20,6 @@ pub struct Token(pub usize);
 
 impl Token {
     /// The token the selector uses for its own wake-up notifier (kernel-set backends).
-    #[cfg(unix)]
     pub(crate) const NOTIFY: Token = Token(usize::MAX);
 
     /// The token the selector uses for its own sub-millisecond timer.

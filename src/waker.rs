@@ -1,55 +1,75 @@
 //! Waking a blocked `select` from another thread.
 
+use crate::own::{Lazy, OwnFd};
 use crate::sys::notify::NotifyFd;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// The selector's wake-up state: the notifier fd and the coalescing flag.
-#[derive(Debug)]
+/// The selector's wake-up state: the notifier (made at first need: see `crate::own`) and the
+/// coalescing flag.
 pub(crate) struct WakeState {
-    notify: NotifyFd,
+    pub(crate) notify: Lazy<NotifyFd>,
     /// A user wake-up is pending: set by `wake`, cleared by the select that consumes it.
     pending: AtomicBool,
 }
 
 impl WakeState {
-    pub(crate) fn new() -> io::Result<WakeState> {
-        Ok(WakeState {
-            notify: NotifyFd::new()?,
+    pub(crate) const fn new() -> WakeState {
+        WakeState {
+            notify: Lazy::new(),
             pending: AtomicBool::new(false),
-        })
+        }
     }
 
-    pub(crate) fn notify_fd(&self) -> &NotifyFd {
-        &self.notify
+    /// Sets the pending flag; returns whether it was set already (this wake-up coalesces).
+    /// Sequentially consistent: pairs with a waiter's count and look (`crate::own`).
+    pub(crate) fn set_pending(&self) -> bool {
+        self.pending.swap(true, Ordering::SeqCst)
     }
 
-    /// A user wake-up: makes a blocked (or the next) `select` return. Many calls before the
-    /// select consumes one write the notifier once.
+    /// A [`Waker`]'s wake-up: the flag, and the notifier, which the `Waker`'s making made.
+    /// Many calls before the select consumes one write the notifier once.
     pub(crate) fn wake(&self) -> io::Result<()> {
-        if self.pending.swap(true, Ordering::AcqRel) {
+        if self.set_pending() {
             return Ok(());
         }
-        self.notify.notify()
+        self.nudge()
     }
 
-    /// Whether a user wake-up is pending (a `wake` now would be coalesced).
+    /// Whether a user wake-up is pending (a `wake` now would be coalesced). Sequentially
+    /// consistent: a waiter about to block looks here after counting itself.
     pub(crate) fn is_pending(&self) -> bool {
-        self.pending.load(Ordering::Acquire)
+        self.pending.load(Ordering::SeqCst)
     }
 
-    /// An internal nudge: a waiter re-reads the registration set and waits again.
+    /// An internal nudge: a waiter re-reads the registration set and waits again. Nothing to
+    /// do while there is no notifier: no wait watches one then.
     pub(crate) fn nudge(&self) -> io::Result<()> {
-        self.notify.notify()
+        match self.notify.ready() {
+            Some(n) => n.notify(),
+            None => Ok(()),
+        }
     }
 
-    /// Called by a waiter whose wait saw the notifier readable; returns whether a user wake-up
-    /// was pending. Drains first, then clears the flag, so a `wake` racing with this call is
-    /// either consumed here or leaves the notifier readable for the next select.
+    /// Called by a waiter whose wait saw the notifier readable or the flag set; returns
+    /// whether a user wake-up was pending. Drains first, then clears the flag, so a `wake`
+    /// racing with this call is either consumed here or leaves the notifier readable for the
+    /// next select.
     pub(crate) fn consume(&self) -> bool {
-        self.notify.drain();
+        if let Some(n) = self.notify.made() {
+            n.drain();
+        }
         self.pending.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl std::fmt::Debug for WakeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WakeState")
+            .field("notify", &self.notify.made().map(OwnFd::watched))
+            .field("pending", &self.pending)
+            .finish()
     }
 }
 
@@ -58,8 +78,10 @@ impl WakeState {
 /// [`wake`](Waker::wake) makes the blocked `select` (or, if none is blocked, the next one)
 /// return promptly, with whatever events are ready (possibly none). Wake-ups that arrive
 /// before a `select` consumes one are coalesced into a single wake-up. Waking a selector that
-/// has been dropped does nothing. `wake` is one atomic swap and at most one `write(2)`, so it is
-/// safe to call from a signal handler (Windows: one `send` of a byte on a socket pair).
+/// has been dropped does nothing. [`Selector::waker`](crate::Selector::waker) makes the
+/// selector's notifier if it has none yet, so `wake` is one atomic swap and at most one
+/// `write(2)`: safe to call from a signal handler (Windows: one `send` of a byte on a socket
+/// pair).
 ///
 /// # Examples
 ///
@@ -69,7 +91,7 @@ impl WakeState {
 /// use std::time::{Duration, Instant};
 ///
 /// let selector = Arc::new(Selector::new()?);
-/// let waker = selector.waker();
+/// let waker = selector.waker()?;
 /// let t = std::thread::spawn(move || {
 ///     std::thread::sleep(Duration::from_millis(50));
 ///     waker.wake().unwrap();
@@ -99,7 +121,7 @@ impl Waker {
     ///
     /// ```
     /// # let selector = rselectors::Selector::new()?;
-    /// selector.waker().wake()?;
+    /// selector.waker()?.wake()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake(&self) -> io::Result<()> {

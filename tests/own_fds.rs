@@ -1,6 +1,8 @@
-//! The selector's own fds (its kernel object and its wake-up notifier) are out of the
-//! caller's reach: never registered, modified, unregistered or reported through a caller's
-//! fd number, whatever number a caller's closed fd had; `reopen` keeps their numbers.
+//! The selector's own fds (its kernel object, its wake-up notifier and, on Linux, its timer)
+//! are out of the caller's reach: never registered, modified, unregistered or reported
+//! through a caller's fd number, whatever number a caller's closed fd had, made with the
+//! selector (the kernel object) or at their first need (the others); `reopen` keeps their
+//! numbers. An idle selector holds the stdlib's count: its kernel object, or nothing.
 // On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
 #![cfg(unix)]
 
@@ -30,17 +32,39 @@ fn open_fds() -> BTreeSet<RawFd> {
         .collect()
 }
 
-/// A new selector and the fds its construction opened (callers hold `exclusive_fds`).
-fn selector_and_own_fds(backend: Backend) -> (Selector, Vec<RawFd>) {
+/// The fds a selector opens over its life: what construction opens (`idle`), and what its
+/// first needs add (`own`: a wake-up while a thread waits, a blocking wait, a wait shorter
+/// than a millisecond).
+struct Opened {
+    idle: Vec<RawFd>,
+    own: Vec<RawFd>,
+}
+
+/// A new selector and the fds it opened, made and then brought to its every need (callers
+/// hold `exclusive_fds`).
+fn selector_and_own_fds(backend: Backend) -> (Selector, Opened) {
     let before = open_fds();
-    let s = selector(backend);
+    let s = Arc::new(selector(backend));
+    let idle = open_fds().difference(&before).copied().collect();
+    wake_while_waiting(&s);
+    let mut events = Events::with_capacity(4);
+    s.select(&mut events, Some(Duration::from_micros(100)))
+        .unwrap();
     let own = open_fds().difference(&before).copied().collect();
-    (s, own)
+    let s = Arc::try_unwrap(s).expect("no other reference");
+    (s, Opened { idle, own })
+}
+
+/// The fds a selector has made once every need was met: the kernel object if any, the
+/// notifier, and on Linux the timer.
+fn own_fd_count(s: &Selector) -> usize {
+    let timer = usize::from(cfg!(any(target_os = "linux", target_os = "android")));
+    usize::from(s.try_as_fd().is_some()) + 1 + timer
 }
 
 /// A wake-up from another thread ends a blocked select promptly, with nothing reported.
 fn assert_wake_wakes(s: &Arc<Selector>) {
-    let waker = s.waker();
+    let waker = s.waker().unwrap();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(30));
         waker.wake().unwrap();
@@ -55,17 +79,152 @@ fn assert_wake_wakes(s: &Arc<Selector>) {
     assert!(events.woken() && events.is_empty(), "{backend}: {events:?}");
 }
 
+/// `Selector::wake` from another thread while this one waits ends the wait promptly, as a
+/// wake-up (the notifier is made then if the selector has none).
+fn wake_while_waiting(s: &Arc<Selector>) {
+    let waking = s.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        waking.wake().unwrap();
+    });
+    let mut events = Events::with_capacity(8);
+    let start = Instant::now();
+    s.select(&mut events, Some(Duration::from_secs(10)))
+        .unwrap();
+    t.join().unwrap();
+    let backend = s.backend();
+    assert!(start.elapsed() < PROMPT, "{backend}: wake-up lost");
+    assert!(events.woken() && events.is_empty(), "{backend}: {events:?}");
+}
+
+/// Makes `fd` the lowest free fd number: every free number below it is taken by a
+/// duplicate of /dev/null, closed when the returned guards drop (callers hold
+/// `exclusive_fds`).
+fn lowest_free_is(fd: RawFd) -> Vec<std::fs::File> {
+    let busy = open_fds();
+    let mut fillers = Vec::new();
+    loop {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let n = f.as_raw_fd();
+        fillers.push(f);
+        if n >= fd {
+            break;
+        }
+    }
+    // The last one took `fd` (or more, if `fd` was not free): give it back.
+    let last = fillers.pop().unwrap();
+    assert_eq!(last.as_raw_fd(), fd, "{fd} was not free: {busy:?}");
+    fillers
+}
+
+/// What a first need makes: the notifier (a `Waker`, or on epoll a wake-up while a thread
+/// waits: other backends make theirs before a wait blocks, and a stale registration of a
+/// closed fd ends every wait at once there), or on Linux the timer (a wait shorter than a
+/// millisecond, after the notifier was made elsewhere: without one, poll and select first
+/// look without blocking and report the stale registration).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Need {
+    Waker,
+    WakeWhileWaiting,
+    ShortWait,
+}
+
+impl Need {
+    fn all(backend: Backend) -> Vec<Need> {
+        let mut all = vec![Need::Waker];
+        if backend == Backend::Epoll {
+            all.push(Need::WakeWhileWaiting);
+        }
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            all.push(Need::ShortWait);
+        }
+        all
+    }
+
+    /// Before the registered fd is closed.
+    fn prepare(self, s: &Selector) {
+        if self == Need::ShortWait {
+            s.waker().unwrap();
+        }
+    }
+
+    /// After: makes the own fd, on the lowest free number.
+    fn meet(self, s: &Arc<Selector>) {
+        match self {
+            Need::Waker => drop(s.waker().unwrap()),
+            Need::WakeWhileWaiting => wake_while_waiting(s),
+            Need::ShortWait => {
+                let mut events = Events::with_capacity(8);
+                let _ = s.select(&mut events, Some(Duration::from_micros(100)));
+            }
+        }
+    }
+}
+
+#[test]
+fn an_own_fd_made_late_never_answers_to_a_stale_registration_of_its_number() {
+    // The lazy case: a registered fd closed before unregister, then the first need makes an
+    // own fd, which the kernel hands the lowest free number: the stale one. On epoll it takes
+    // it (the kernel dropped the closed fd's registration) and a stale unregister or modify
+    // is refused; backends that keep registrations by number in user space (and kqueue,
+    // /dev/poll) skip it, so the stale registration stays what it is, a closed fd, and the
+    // own fd never shares its number. Either way nothing of ours is reported under the
+    // caller's token and wake-ups keep working.
+    let _fds = exclusive_fds();
+    for backend in backends() {
+        for need in Need::all(backend) {
+            let ctx = format!("{backend}, {need:?}");
+            let s = Arc::new(selector(backend));
+            let (a, b) = pair();
+            let fd = a.as_raw_fd();
+            s.register(fd, Token(1), Interest::READABLE).unwrap();
+            write_byte(b.as_raw_fd());
+            need.prepare(&s);
+            drop(a);
+            let fillers = lowest_free_is(fd);
+            need.meet(&s);
+            drop(fillers);
+            let took = s.owns(fd);
+            assert_eq!(took, backend == Backend::Epoll, "{ctx}: own fd on {fd}");
+            let mut events = Events::with_capacity(8);
+            if took {
+                for err in [
+                    s.modify(fd, Token(2), Interest::WRITABLE).unwrap_err(),
+                    s.unregister(fd).unwrap_err(),
+                ] {
+                    assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{ctx}: {err}");
+                }
+                s.wake().unwrap();
+                poll_now(&s, &mut events);
+                assert!(events.woken() && events.is_empty(), "{ctx}: {events:?}");
+            } else {
+                // The stale registration reports as a closed fd (poll: POLLNVAL) or fails the
+                // wait as the stdlib's select does (EBADF); never as our fd.
+                match s.select(&mut events, Some(Duration::ZERO)) {
+                    Ok(()) => assert!(
+                        events.iter().all(|e| e.token() == Token(1) && e.is_error()),
+                        "{ctx}: {events:?}"
+                    ),
+                    Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{ctx}"),
+                }
+                s.unregister(fd).unwrap();
+            }
+            wake_while_waiting(&s);
+            assert_wake_wakes(&s);
+        }
+    }
+}
+
 #[test]
 fn own_fds_are_known_and_refused_to_callers() {
     let _fds = exclusive_fds();
     for backend in backends() {
-        let (s, own) = selector_and_own_fds(backend);
+        let (s, Opened { idle, own }) = selector_and_own_fds(backend);
         let s = Arc::new(s);
         let kernel = s.try_as_fd().map(|fd| fd.as_raw_fd());
-        // The notifier, the kernel object if any, and on Linux the sub-millisecond timer.
-        let timer = usize::from(cfg!(any(target_os = "linux", target_os = "android")));
-        let expected = 1 + usize::from(kernel.is_some()) + timer;
-        assert_eq!(own.len(), expected, "{backend}: {own:?}");
+        // Idle, the stdlib's count: the kernel object, or nothing.
+        assert_eq!(idle, Vec::from_iter(kernel), "{backend}: idle {idle:?}");
+        assert_eq!(own.len(), own_fd_count(&s), "{backend}: {own:?}");
         for &fd in &own {
             assert!(s.owns(fd), "{backend}: {fd} of {own:?}");
             let expected = if Some(fd) == kernel {
@@ -130,9 +289,9 @@ fn closed_before_unregister_never_reaches_the_notifier() {
 fn reopen_keeps_the_fd_numbers_and_wakers() {
     let _fds = exclusive_fds();
     for backend in backends() {
-        let (s, own) = selector_and_own_fds(backend);
+        let (s, Opened { own, .. }) = selector_and_own_fds(backend);
         let s = Arc::new(s);
-        let waker = s.waker();
+        let waker = s.waker().unwrap();
         let kernel = s.try_as_fd().map(|fd| fd.as_raw_fd());
         let (a, b) = pair();
         let (c, d) = pair();

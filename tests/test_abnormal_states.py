@@ -109,8 +109,11 @@ def test_forked_child_without_fds(selector_class, socketpair):
 
     outcomes = Child(child).result()
     print(f"\n[abnormal] forked child without fds ({kind(selector_class)}): {outcomes}")
+    # The child's own native selector needs a kernel object where the backend has one;
+    # poll and select need no fd until a wait blocks (their own fds are made at first need).
+    expected = "OSError" if hasattr(sel, "fileno") else "ok"
     for name in ("select(0)", "modify events", "wakeup"):
-        assert outcomes[name] == "OSError", (name, outcomes)
+        assert outcomes[name] == expected, (name, outcomes)
     sel.close()
 
 

@@ -17,6 +17,7 @@ The native tools need Linux (epoll) and gcc (and Python headers for the floor); 
 are skipped without them.
 """
 
+import errno
 import importlib
 import json
 import os
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 
 import pytest
@@ -62,6 +64,39 @@ def compare(*args, timeout=120):
         timeout=timeout,
         check=False,
     )
+
+
+def test_engine_modules_import_no_cycle():
+    """The engine's modules form layers: no module imports one that imports it back (at
+    any depth, imports inside functions included)."""
+    import ast
+
+    pkg = os.path.join(BENCHES, "rsbench")
+    graph = {}
+    for name in os.listdir(pkg):
+        if name.endswith(".py"):
+            with open(os.path.join(pkg, name)) as f:
+                tree = ast.parse(f.read())
+            graph[name[:-3]] = {
+                alias.name if node.module is None else node.module
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1
+                for alias in node.names
+            }
+
+    def cycle_from(start, path):
+        for dep in sorted(graph.get(path[-1], ())):
+            if dep == start:
+                return [*path, dep]
+            if dep not in path and dep in graph:
+                found = cycle_from(start, [*path, dep])
+                if found:
+                    return found
+        return None
+
+    for module in sorted(graph):
+        cycle = cycle_from(module, [module])
+        assert cycle is None, " -> ".join(cycle)
 
 
 def test_list_filters_by_backend():
@@ -131,16 +166,21 @@ def _ready(result):
     return sorted(((tuple(k), e) for k, e in result), key=lambda pair: pair[0][1])
 
 
-def _script(mod):
+#: the floor's selector classes, each measured against the stdlib's of the same name
+FLOOR_CLASSES = ("EpollSelector", "PollSelector", "SelectSelector")
+
+
+def _script(mod, cls_name):
     """One fixed sequence of calls; returns what a caller can observe (keys as tuples)."""
     out = []
-    pairs = [socket.socketpair() for _ in range(3)]
-    sel = mod.EpollSelector()
+    pairs = [socket.socketpair() for _ in range(4)]
+    sel = getattr(mod, cls_name)()
     try:
-        (a0, b0), (a1, _), (a2, _) = pairs
+        (a0, b0), (a1, _), (a2, _), (a3, b3) = pairs
         out.append(tuple(sel.register(a0, mod.EVENT_READ, "d0")))
         out.append(tuple(sel.register(a1.fileno(), mod.EVENT_WRITE)))
         out.append(tuple(sel.register(a2, mod.EVENT_READ | mod.EVENT_WRITE, 2)))
+        out.append(tuple(sel.register(a3, mod.EVENT_READ, "d3")))
         b0.send(b"x")
         out.append(_ready(sel.select(0)))
         out.append(tuple(sel.modify(a0, mod.EVENT_READ | mod.EVENT_WRITE, "d0")))
@@ -148,19 +188,41 @@ def _script(mod):
         out.append(_ready(sel.select(0.01)))
         out.append(tuple(sel.get_key(a2)))
         out.append(tuple(sel.get_map().get(a1.fileno())))
+        out.append(tuple(sel.get_map()[a0]))
         out.append(sel.get_map().get(12345, "missing"))
         out.append(len(sel.get_map()))
+        # the first registration leaves: PollSelector's last pollfd (a3's) moves into its place
+        out.append(tuple(sel.unregister(a0)))
+        b3.send(b"y")
+        out.append(_ready(sel.select(None)))
+        out.append(tuple(sel.modify(a3, mod.EVENT_WRITE, "d3")))
+        out.append(_ready(sel.select(0)))
         out.append(tuple(sel.unregister(a2)))
         for call in (lambda: sel.get_key(a2), lambda: sel.unregister(a2)):
             with pytest.raises(KeyError):
                 call()
         with pytest.raises(KeyError):
-            sel.register(a0, mod.EVENT_READ)
+            sel.register(a1.fileno(), mod.EVENT_READ)
         with pytest.raises(ValueError):
             sel.register(a2, 4)
+        # the highest fd leaves: SelectSelector's max fd comes down to the next registered one
+        out.append(tuple(sel.unregister(a3)))
+        out.append(_ready(sel.select(-1)))
+        out.append(tuple(sel.register(a0, mod.EVENT_READ)))
+        out.append(_ready(sel.select(0)))
         a0.recv(1)
         out.append(_ready(sel.select(0)))
         out.append(len(sel.get_map()))
+        # a registered fd closed behind the selector's back: poll reports POLLNVAL (as both
+        # events, masked by the key's), epoll forgets it, select fails with EBADF
+        c, d = socket.socketpair()
+        pairs.append((c, d))
+        sel.register(c.fileno(), mod.EVENT_READ, "gone")
+        c.close()
+        try:
+            out.append(_ready(sel.select(0)))
+        except OSError as e:
+            out.append(errno.errorcode[e.errno])
     finally:
         sel.close()
         for a, b in pairs:
@@ -170,9 +232,11 @@ def _script(mod):
 
 
 @native
-def test_floor_behaves_like_the_stdlib(cfloor):
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_floor_behaves_like_the_stdlib(cfloor, cls_name):
     assert cfloor.SelectorKey is selectors.SelectorKey
-    ours, theirs = _script(cfloor), _script(selectors)
+    assert cfloor.DefaultSelector is cfloor.EpollSelector
+    ours, theirs = _script(cfloor, cls_name), _script(selectors, cls_name)
     # fds differ between the two runs (fresh socketpairs): compare with fds normalised
     assert len(ours) == len(theirs)
     for got, want in zip(ours, theirs):
@@ -186,16 +250,74 @@ def test_floor_behaves_like_the_stdlib(cfloor):
 
 
 @native
-def test_floor_keys_are_selector_keys(cfloor):
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_floor_keys_are_selector_keys(cfloor, cls_name):
     a, b = socket.socketpair()
-    with cfloor.EpollSelector() as sel:
+    with getattr(cfloor, cls_name)() as sel:
         key = sel.register(a, cfloor.EVENT_READ, "x")
         assert type(key) is selectors.SelectorKey
         assert key == (a, a.fileno(), 1, "x") and key.data == "x" and hash(key) == hash(tuple(key))
         b.send(b"!")
         assert sel.select(0) == [(key, 1)]
+    assert len(sel.get_map()) == 0  # closed: the keys are gone
     a.close()
     b.close()
+
+
+def _woken_by_another_thread(mod, cls_name):
+    """select(5.0) in a thread while this one registers 200 more sockets and then makes the
+    first one readable; returns the checks' failures (empty if none)."""
+    a, b = socket.socketpair()
+    late = [socket.socketpair() for _ in range(200)]
+    sel = getattr(mod, cls_name)()
+    got = []
+    try:
+        key = sel.register(a, mod.EVENT_READ)
+        waiter = threading.Thread(target=lambda: got.append(sel.select(5.0)))
+        start = time.monotonic()
+        waiter.start()
+        time.sleep(0.05)
+        for c, _ in late:
+            sel.register(c, mod.EVENT_READ)
+        b.send(b"!")
+        waiter.join()
+        elapsed = time.monotonic() - start
+        failures = []
+        if got != [[(key, mod.EVENT_READ)]] or elapsed > 2.5:
+            failures.append(f"woke after {elapsed:.2f} s with {got!r}")
+        if sel.select(0) != [(key, mod.EVENT_READ)] or len(sel.get_map()) != 201:
+            failures.append("the registrations made meanwhile are not all there")
+        return failures
+    finally:
+        sel.close()
+        for c, d in [(a, b), *late]:
+            c.close()
+            d.close()
+
+
+@native
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_floor_waits_without_the_gil(cfloor, cls_name):
+    """A select() that may block lets other threads run: they register (many fds, so the
+    floor's tables grow while the wait is under way) and wake it, as with the stdlib."""
+    assert _woken_by_another_thread(selectors, cls_name) == []
+    assert _woken_by_another_thread(cfloor, cls_name) == []
+
+
+@native
+def test_floor_select_refuses_fds_beyond_fd_setsize(cfloor):
+    """SelectSelector: an fd select(2) cannot take is refused at register (the stdlib's
+    exception, which it raises at select()), the selector unchanged."""
+    from rsbench.common import FD_SETSIZE
+
+    with cfloor.SelectSelector() as sel:
+        with pytest.raises(ValueError, match="filedescriptor out of range in select"):
+            sel.register(FD_SETSIZE, cfloor.EVENT_READ)
+        assert len(sel.get_map()) == 0 and sel.select(0) == []
+    with selectors.SelectSelector() as std:
+        std.register(FD_SETSIZE, selectors.EVENT_READ)
+        with pytest.raises(ValueError, match="filedescriptor out of range in select"):
+            std.select(0)
 
 
 @native
@@ -274,8 +396,8 @@ def test_echo_client_output_and_bad_arguments(echo_client):
 
 @pytest.fixture(scope="module")
 def three_way(tmp_path_factory):
-    """One quick ``compare.py --floor`` run: two epoll cases the floor has, one poll case it
-    has not. Returns ``(process, JSON document, chart path)``."""
+    """One quick ``compare.py --floor`` run: two epoll cases and a poll case (the floor has
+    every Linux backend's class). Returns ``(process, JSON document, chart path)``."""
     if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
         pytest.skip("no Python headers")
     out = tmp_path_factory.mktemp("three_way")
@@ -311,14 +433,12 @@ def test_floor_is_measured_in_the_same_run(three_way):
         "get_key/epoll/obj=fd",
         "modify/poll/obj=fd",
     }
-    for cid in ("select_ready/epoll/K=100/N=100", "get_key/epoll/obj=fd"):
-        res = results[cid]
+    # every case has all three columns, poll's too (the floor's PollSelector)
+    for res in results.values():
         a, b, c = res["values"]
         assert a > 0 and b > 0 and c > 0, res
         assert len(res["samples"][2]) == 5, res  # interleaved: as many repeats as the others
         assert res["ratio"] == pytest.approx(b / a) and res["ratio_floor"] == pytest.approx(b / c)
-    poll = results["modify/poll/obj=fd"]  # the floor has no PollSelector: it sits this one out
-    assert poll["values"][2] is None and "ratio_floor" not in poll and poll["values"][1] > 0
     # The kernel's share, timed beside them: epoll_wait's bare cost for the ready case (below
     # the floor's, which makes the same call and builds the objects); no system call at all in
     # a lookup or in poll's modify.
@@ -342,6 +462,11 @@ def test_floor_is_measured_in_the_same_run(three_way):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _num(x):
+    """A time as the README's table prints it."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
+
+
 @native
 @needs_rselectors
 def test_readme_table_is_rendered_from_the_json(three_way, tmp_path):
@@ -362,13 +487,17 @@ def test_readme_table_is_rendered_from_the_json(three_way, tmp_path):
         "| rselectors / stdlib | rselectors / floor | kernel / stdlib |"
     )
     res = next(r["result"] for r in doc["results"] if r["id"] == "get_key/epoll/obj=fd")
-    a, b, c = (f"{x:,.0f}" if x >= 10 else f"{x:.1f}" for x in res["values"])
+    a, b, c = (_num(x) for x in res["values"])
     row = next(line for line in lines if line.startswith("| `get_key`"))
     want = f"{a} / - ns | {b} / - ns | {c} / - ns | {res['ratio']:.2f} / - | "
     assert want + f"{res['ratio_floor']:.2f} / - | 0.00 / - |" in row, row
+    # the PollSelector row's modify: the floor's time and B/C; the kernel's share is 0 (no
+    # system call); its other groups did not run ("-")
+    res = next(r["result"] for r in doc["results"] if r["id"] == "modify/poll/obj=fd")
+    c = _num(res["values"][2])
     poll = next(line for line in lines if line.startswith("| PollSelector"))
-    # no floor column for poll; the kernel's share of its modify is 0 (no system call)
-    assert poll.endswith("|  | - / 0.00 / - |"), poll
+    want = f"| - / {c} / - ns | - / {res['ratio']:.2f} / - | - / {res['ratio_floor']:.2f} / - "
+    assert poll.endswith(want + "| - / 0.00 / - |"), poll
 
 
 def test_readme_table_ranges_cover_every_run(rsbench):

@@ -127,12 +127,17 @@ def test_wakeups_racing_with_selects_never_get_lost(sel):
 
 
 def notifier_fd(selector_class):
-    """A new selector and its wake-up eventfd (the fd its construction opened that is an
-    eventfd), or skip where the notifier is not an eventfd."""
+    """A new selector and its wake-up eventfd (the eventfd among the fds it opened once a
+    wakeup() reached a select() blocked in this thread: the notifier is made at its first
+    need), or skip where the notifier is not an eventfd."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the notifier is an eventfd on Linux only")
     before = open_fds()
     sel = selector_class()
+    timer = threading.Timer(0.05, sel.wakeup)
+    timer.start()
+    assert sel.select(10) == []
+    timer.join()
     for name in open_fds() - before:
         try:
             if os.readlink(f"/proc/self/fd/{name}") == "anon_inode:[eventfd]":

@@ -52,7 +52,7 @@ fn wake_before_select_makes_the_next_select_return_at_once() {
 
         // Through a Waker made before any select (it creates the notifier).
         let s = selector(backend);
-        let waker = s.waker();
+        let waker = s.waker().unwrap();
         waker.wake().unwrap();
         returns_at_once(&s, &mut events);
         waits_full_time(&s, &mut events);
@@ -98,7 +98,7 @@ fn wake_from_another_thread_unblocks_select_none() {
             if with_fds {
                 s.register(&a, Token(1), Interest::READABLE).unwrap();
             }
-            let waker = s.waker();
+            let waker = s.waker().unwrap();
             let selecting = {
                 let s = s.clone();
                 std::thread::spawn(move || {
@@ -122,7 +122,7 @@ fn many_concurrent_wakes_coalesce() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = Arc::new(selector(backend));
-        let waker = s.waker();
+        let waker = s.waker().unwrap();
         let mut events = Events::with_capacity(8);
 
         // Phase 1: 8 threads x 1000 wakes with nobody selecting -> one pending wake-up.
@@ -199,11 +199,13 @@ fn wakes_between_two_selects_write_the_notifier_once() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = Arc::new(selector(backend));
+        // A Waker makes the notifier (a selector has none until its first need).
+        let waker = s.waker().unwrap();
         let fd = notifier_eventfd(&s);
         let start = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let (waker, start) = (s.waker(), start.clone());
+                let (waker, start) = (waker.clone(), start.clone());
                 std::thread::spawn(move || {
                     start.wait();
                     for _ in 0..1000 {
@@ -238,7 +240,7 @@ fn waker_outliving_the_selector_is_harmless() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = selector(backend);
-        let waker = s.waker();
+        let waker = s.waker().unwrap();
         let other = waker.clone();
         drop(s);
         for _ in 0..100 {
@@ -254,7 +256,7 @@ fn one_wake_ends_one_of_several_blocked_selects() {
     let _fds = shared_fds();
     for backend in backends() {
         let s = Arc::new(selector(backend));
-        let waker = s.waker();
+        let waker = s.waker().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let threads: Vec<_> = (0..3)
             .map(|_| {
@@ -312,7 +314,7 @@ fn select_backend_with_its_notifier_beyond_fd_setsize() {
     let s = Arc::new(selector(Backend::Select));
     drop(fillers);
     s.register(&a, Token(1), Interest::READABLE).unwrap();
-    let waker = s.waker();
+    let waker = s.waker().unwrap();
 
     let mut events = Events::with_capacity(8);
     waits_full_time(&s, &mut events);

@@ -127,7 +127,7 @@ fn wake_and_shut_down_end_a_blocked_select_from_another_thread() {
         if shut_down {
             s.shut_down();
         } else {
-            s.waker().wake().unwrap();
+            s.waker().unwrap().wake().unwrap();
         }
         let (woken, empty, waited) = waiter.join().unwrap();
         assert!(woken && empty && waited < Duration::from_secs(10));

@@ -2,12 +2,17 @@
  * _cfloor: the "C floor" for the rselectors benchmarks.
  *
  * A deliberately minimal CPython extension with just enough of the `selectors` API
- * (EpollSelector only, Linux only) for the benchmark engine to drive it: epoll_ctl /
- * epoll_wait plus building the Python objects the API has to return (real
- * `selectors.SelectorKey` instances, a list of `(key, events)` tuples). Keys live in a C
- * array indexed by fd. Validation is limited to what keeps the object consistent.
+ * (EpollSelector, PollSelector, SelectSelector; Linux only) for the benchmark engine to drive
+ * it: the backend's system calls plus building the Python objects the API has to return
+ * (real `selectors.SelectorKey` instances, a list of `(key, events)` tuples). Keys live in a
+ * C array indexed by fd. Validation is limited to what keeps the object consistent.
  * It is a reference point for "how fast can this API physically be from C", not a selector
  * to use.
+ *
+ * The three classes share everything (the key table, argument parsing, key building, the
+ * map, select()'s result, close) but their `Kernel`: adding, modifying and removing an fd in
+ * the kernel-side (epoll) or user-space (pollfd array, fd_set templates) set, and the wait
+ * with the collection of the ready fds.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -35,21 +40,39 @@ static PyObject *str_fileno = NULL;
 typedef struct {
     PyObject *key; /* strong reference, NULL if the fd is not registered */
     int events;    /* EV_READ | EV_WRITE of the key, to mask ready events without Python */
+    int idx;       /* PollSelector: the index of the fd's entry in the pollfd array */
 } Slot;
 
 struct MapObject;
+struct Kernel;
 
+/* The part every class shares; each class's object starts with it. */
 typedef struct {
     PyObject_HEAD
-    int epfd;
-    int busy;                /* inside select(): the event buffer is in use */
+    const struct Kernel *k;
+    int busy;                /* inside select(): the backend's wait buffers are in use */
     Slot *slots;             /* indexed by fd */
     Py_ssize_t cap;          /* length of slots */
     Py_ssize_t count;        /* registered fds */
-    struct epoll_event *evbuf;
-    Py_ssize_t evcap;
     struct MapObject *map;   /* strong; created on the first get_map() */
 } SelObject;
+
+/* What differs per class. Only `add`, `mod` and `prepare` may raise; none runs Python code.
+ * `wait` is the system call alone (the GIL may be released around it). */
+typedef struct Kernel {
+    PyTypeObject *type;
+    int (*open)(SelObject *);                  /* after allocation; NULL: nothing to do */
+    int (*add)(SelObject *, int fd, int events);
+    int (*mod)(SelObject *, int fd, int events);
+    void (*del)(SelObject *, int fd);          /* errors ignored, as the stdlib does */
+    int (*prepare)(SelObject *, int blocking); /* GIL held: size or snapshot the wait's input */
+    int (*wait)(SelObject *, long long timeout_us); /* ready count (an upper bound of next()'s
+                                                     * yield) or -1 with errno */
+    int (*next)(SelObject *, Py_ssize_t *pos, int *fd); /* the stdlib's events of the next
+                                                          * ready fd, 0 when there is none */
+    int (*close)(SelObject *);                 /* close(): the kernel object; NULL: none */
+    void (*free)(SelObject *);                 /* dealloc: the backend's buffers */
+} Kernel;
 
 /* get_map() result: a borrowed back pointer to its selector, cleared when the selector dies */
 typedef struct MapObject {
@@ -57,7 +80,9 @@ typedef struct MapObject {
     SelObject *sel;
 } MapObject;
 
-static PyTypeObject Sel_Type;
+static PyTypeObject Epoll_Type;
+static PyTypeObject Poll_Type;
+static PyTypeObject Select_Type;
 static PyTypeObject Map_Type;
 
 /* ------------------------------------------------------------------------------------- */
@@ -172,10 +197,62 @@ parse_events(PyObject *obj)
     return (int)v;
 }
 
-static uint32_t
-epoll_mask(int events)
+/* the longest wait: INT_MAX ms, epoll_wait's and poll's limit */
+#define MAX_TIMEOUT_US ((long long)INT_MAX * 1000)
+
+/* select()'s timeout in microseconds (rounded up; -1: None, wait forever), -2 on error */
+static long long
+parse_timeout(PyObject *obj)
 {
-    return ((events & EV_READ) ? EPOLLIN : 0) | ((events & EV_WRITE) ? EPOLLOUT : 0);
+    if (obj == NULL || obj == Py_None)
+        return -1;
+    if (PyLong_CheckExact(obj)) {
+        int overflow;
+        long t = PyLong_AsLongAndOverflow(obj, &overflow);
+        if (t == -1 && PyErr_Occurred())
+            return -2;
+        if (overflow < 0 || t <= 0)
+            return 0;
+        if (overflow > 0 || t >= INT_MAX / 1000)
+            return MAX_TIMEOUT_US;
+        return (long long)t * 1000000;
+    }
+    else {
+        double t = PyFloat_AsDouble(obj);
+        if (t == -1.0 && PyErr_Occurred())
+            return -2;
+        if (isnan(t)) {
+            PyErr_SetString(PyExc_ValueError, "Invalid timeout: nan");
+            return -2;
+        }
+        if (t <= 0)
+            return 0;
+        if (t * 1e6 >= (double)MAX_TIMEOUT_US)
+            return MAX_TIMEOUT_US;
+        return (long long)ceil(t * 1e6);
+    }
+}
+
+/* a timeout in microseconds as epoll_wait's and poll's milliseconds, rounded up */
+static int
+timeout_ms(long long us)
+{
+    return us < 0 ? -1 : (int)((us + 999) / 1000);
+}
+
+/* EV_READ/EV_WRITE as a backend's input/output bits (EPOLLIN/EPOLLOUT, POLLIN/POLLOUT) */
+static unsigned
+kernel_mask(int events, unsigned in, unsigned out)
+{
+    return ((events & EV_READ) ? in : 0) | ((events & EV_WRITE) ? out : 0);
+}
+
+/* A backend's ready bits as the stdlib reads them: anything but `in` (errors, hang-ups
+ * included) counts as writable, anything but `out` as readable. */
+static int
+ready_mask(unsigned e, unsigned in, unsigned out)
+{
+    return ((e & ~out) ? EV_READ : 0) | ((e & ~in) ? EV_WRITE : 0);
 }
 
 /* A real selectors.SelectorKey(fileobj, fd, events, data), without calling its __new__. */
@@ -195,55 +272,375 @@ make_key(PyObject *fileobj, PyObject *fd, int events, PyObject *data)
     return key;
 }
 
+/* Grow the PyMem array *p of *cap items of `size` bytes to hold at least `need` (at least
+ * doubling); new items are zeroed. 0, or -1 with MemoryError. */
 static int
-grow_slots(SelObject *self, int fd)
+grow(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size)
 {
-    Py_ssize_t cap = self->cap ? self->cap : 64;
-    Slot *s;
-    while (cap <= fd)
-        cap *= 2;
-    s = PyMem_Realloc(self->slots, (size_t)cap * sizeof(Slot));
-    if (s == NULL) {
+    Py_ssize_t n = *cap * 2;
+    char *q;
+    if (need <= *cap)
+        return 0;
+    if (n < need)
+        n = need;
+    q = PyMem_Realloc(*p, (size_t)n * size);
+    if (q == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    memset(s + self->cap, 0, (size_t)(cap - self->cap) * sizeof(Slot));
-    self->slots = s;
-    self->cap = cap;
+    memset(q + (size_t)*cap * size, 0, (size_t)(n - *cap) * size);
+    *p = q;
+    *cap = n;
     return 0;
 }
 
-/* Drop every key (re-entrancy safe: a key's destruction may run arbitrary code). */
+/* Drop every key, removing its fd from the backend's set first (re-entrancy safe: a key's
+ * destruction may run arbitrary code, which sees a consistent selector). */
 static void
 clear_keys(SelObject *self)
 {
     Py_ssize_t i;
     for (i = 0; i < self->cap; i++) {
-        if (self->slots[i].key != NULL) {
+        PyObject *key = self->slots[i].key;
+        if (key != NULL) {
+            self->k->del(self, (int)i);
+            self->slots[i].key = NULL;
+            self->slots[i].events = 0;
             self->count--;
-            Py_CLEAR(self->slots[i].key);
+            Py_DECREF(key);
         }
     }
-    self->count = 0;
 }
 
 /* ------------------------------------------------------------------------------------- */
-/* EpollSelector */
+/* the kernels */
+
+/* EpollSelector: the set is the kernel's; select() waits into a buffer of `count` events */
+typedef struct {
+    SelObject base;
+    int epfd;
+    int maxev;  /* the wait's buffer length, `count` when it started */
+    int nready;
+    struct epoll_event *evbuf;
+    Py_ssize_t evcap;
+} EpollObject;
+
+#define EP(s) ((EpollObject *)(s))
+
+static int
+epoll_open(SelObject *s)
+{
+    EP(s)->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (EP(s)->epfd < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+epoll_ctl_events(SelObject *s, int op, int fd, int events)
+{
+    struct epoll_event ev;
+    ev.events = kernel_mask(events, EPOLLIN, EPOLLOUT);
+    ev.data.u64 = (uint64_t)fd;
+    if (epoll_ctl(EP(s)->epfd, op, fd, &ev) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+epoll_add(SelObject *s, int fd, int events)
+{
+    return epoll_ctl_events(s, EPOLL_CTL_ADD, fd, events);
+}
+
+static int
+epoll_mod(SelObject *s, int fd, int events)
+{
+    return epoll_ctl_events(s, EPOLL_CTL_MOD, fd, events);
+}
+
+static void
+epoll_del(SelObject *s, int fd)
+{
+    struct epoll_event ev = {0};
+    /* like the stdlib: the fd may have been closed since; ignore the error */
+    if (EP(s)->epfd >= 0)
+        (void)epoll_ctl(EP(s)->epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+static int
+epoll_prepare(SelObject *s, int Py_UNUSED(blocking))
+{
+    EP(s)->maxev = s->count > 1 ? (s->count > INT_MAX ? INT_MAX : (int)s->count) : 1;
+    return grow((void **)&EP(s)->evbuf, &EP(s)->evcap, EP(s)->maxev, sizeof(struct epoll_event));
+}
+
+static int
+epoll_wait_ready(SelObject *s, long long timeout_us)
+{
+    EpollObject *e = EP(s);
+    return e->nready = epoll_wait(e->epfd, e->evbuf, e->maxev, timeout_ms(timeout_us));
+}
+
+static int
+epoll_next(SelObject *s, Py_ssize_t *pos, int *fd)
+{
+    struct epoll_event *ev;
+    if (*pos >= EP(s)->nready)
+        return 0;
+    ev = &EP(s)->evbuf[(*pos)++];
+    *fd = (int)ev->data.u64;
+    return ready_mask(ev->events, EPOLLIN, EPOLLOUT);
+}
+
+static int
+epoll_close(SelObject *s)
+{
+    int fd = EP(s)->epfd;
+    if (fd >= 0) {
+        EP(s)->epfd = -1;
+        if (close(fd) < 0 && errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+epoll_free(SelObject *s)
+{
+    PyMem_Free(EP(s)->evbuf);
+}
+
+/* PollSelector: a pollfd array beside the key table (the slot holds the entry's index;
+ * unregister moves the last entry into the hole). A select() that may block releases the
+ * GIL, so it polls a snapshot: another thread's register may reallocate the array. */
+typedef struct {
+    SelObject base;
+    struct pollfd *fds;
+    Py_ssize_t nfds, cap;
+    struct pollfd *snap; /* the blocking wait's copy of fds */
+    Py_ssize_t snapcap;
+    Py_ssize_t npolled;  /* entries in the wait's array */
+    int snapped;         /* the wait polled snap, not fds */
+} PollObject;
+
+#define PL(s) ((PollObject *)(s))
+
+static int
+poll_add(SelObject *s, int fd, int events)
+{
+    PollObject *p = PL(s);
+    if (grow((void **)&p->fds, &p->cap, p->nfds + 1, sizeof(struct pollfd)) < 0)
+        return -1;
+    p->fds[p->nfds] = (struct pollfd){.fd = fd, .events = kernel_mask(events, POLLIN, POLLOUT)};
+    s->slots[fd].idx = (int)p->nfds++;
+    return 0;
+}
+
+static int
+poll_mod(SelObject *s, int fd, int events)
+{
+    PL(s)->fds[s->slots[fd].idx].events = kernel_mask(events, POLLIN, POLLOUT);
+    return 0;
+}
+
+static void
+poll_del(SelObject *s, int fd)
+{
+    PollObject *p = PL(s);
+    int i = s->slots[fd].idx;
+    p->fds[i] = p->fds[--p->nfds];
+    s->slots[p->fds[i].fd].idx = i;
+}
+
+static int
+poll_prepare(SelObject *s, int blocking)
+{
+    PollObject *p = PL(s);
+    p->npolled = p->nfds;
+    p->snapped = blocking;
+    if (!blocking)
+        return 0;
+    if (grow((void **)&p->snap, &p->snapcap, p->nfds, sizeof(struct pollfd)) < 0)
+        return -1;
+    if (p->nfds)
+        memcpy(p->snap, p->fds, (size_t)p->nfds * sizeof(struct pollfd));
+    return 0;
+}
+
+static int
+poll_wait_ready(SelObject *s, long long timeout_us)
+{
+    PollObject *p = PL(s);
+    return poll(p->snapped ? p->snap : p->fds, (nfds_t)p->npolled, timeout_ms(timeout_us));
+}
+
+static int
+poll_next(SelObject *s, Py_ssize_t *pos, int *fd)
+{
+    PollObject *p = PL(s);
+    /* fds is re-read: a finalizer run while the result is built may (un)register */
+    struct pollfd *a = p->snapped ? p->snap : p->fds;
+    Py_ssize_t n = p->snapped ? p->npolled : p->nfds;
+    while (*pos < n) {
+        struct pollfd *e = &a[(*pos)++];
+        if (e->revents) {
+            *fd = e->fd;
+            return ready_mask((unsigned)e->revents, POLLIN, POLLOUT);
+        }
+    }
+    return 0;
+}
+
+static void
+poll_free(SelObject *s)
+{
+    PyMem_Free(PL(s)->fds);
+    PyMem_Free(PL(s)->snap);
+}
+
+/* SelectSelector: fd_set templates of the read and write fds and the highest fd; select()
+ * waits on copies (the kernel overwrites its sets) */
+typedef struct {
+    SelObject base;
+    fd_set rt, wt; /* the registered fds */
+    fd_set rs, ws; /* the wait's sets: its input, then the ready fds */
+    int maxfd;     /* the highest registered fd, -1 if none */
+    int nsel;      /* the wait's first argument, maxfd + 1 when it started */
+} SelectObject;
+
+#define SL(s) ((SelectObject *)(s))
+#define WORD_BITS ((int)(8 * sizeof(unsigned long)))
+
+static int
+select_open(SelObject *s)
+{
+    FD_ZERO(&SL(s)->rt);
+    FD_ZERO(&SL(s)->wt);
+    SL(s)->maxfd = -1;
+    return 0;
+}
+
+static int
+select_mod(SelObject *s, int fd, int events)
+{
+    SelectObject *o = SL(s);
+    if (events & EV_READ)
+        FD_SET(fd, &o->rt);
+    else
+        FD_CLR(fd, &o->rt);
+    if (events & EV_WRITE)
+        FD_SET(fd, &o->wt);
+    else
+        FD_CLR(fd, &o->wt);
+    return 0;
+}
+
+static int
+select_add(SelObject *s, int fd, int events)
+{
+    if (fd >= FD_SETSIZE) {
+        PyErr_SetString(PyExc_ValueError, "filedescriptor out of range in select()");
+        return -1;
+    }
+    if (fd > SL(s)->maxfd)
+        SL(s)->maxfd = fd;
+    return select_mod(s, fd, events);
+}
+
+static void
+select_del(SelObject *s, int fd)
+{
+    SelectObject *o = SL(s);
+    FD_CLR(fd, &o->rt);
+    FD_CLR(fd, &o->wt);
+    while (o->maxfd >= 0 && !FD_ISSET(o->maxfd, &o->rt) && !FD_ISSET(o->maxfd, &o->wt))
+        o->maxfd--;
+}
+
+static int
+select_prepare(SelObject *s, int Py_UNUSED(blocking))
+{
+    SelectObject *o = SL(s);
+    o->rs = o->rt;
+    o->ws = o->wt;
+    o->nsel = o->maxfd + 1;
+    return 0;
+}
+
+static int
+select_wait_ready(SelObject *s, long long timeout_us)
+{
+    SelectObject *o = SL(s);
+    struct timeval tv = {.tv_sec = timeout_us / 1000000, .tv_usec = timeout_us % 1000000};
+    return select(o->nsel, &o->rs, &o->ws, NULL, timeout_us < 0 ? NULL : &tv);
+}
+
+static int
+select_next(SelObject *s, Py_ssize_t *pos, int *fdp)
+{
+    SelectObject *o = SL(s);
+    /* a word of both sets at a time: most of them are empty */
+    while (*pos < o->nsel) {
+        int fd = (int)*pos, w = fd / WORD_BITS;
+        unsigned long bits = ((unsigned long)o->rs.fds_bits[w] | (unsigned long)o->ws.fds_bits[w])
+                             >> (fd % WORD_BITS);
+        if (bits == 0) {
+            *pos = (Py_ssize_t)(w + 1) * WORD_BITS;
+            continue;
+        }
+        fd += __builtin_ctzl(bits);
+        if (fd >= o->nsel)
+            break;
+        *pos = fd + 1;
+        *fdp = fd;
+        return (FD_ISSET(fd, &o->rs) ? EV_READ : 0) | (FD_ISSET(fd, &o->ws) ? EV_WRITE : 0);
+    }
+    return 0;
+}
+
+static const Kernel epoll_kernel = {
+    &Epoll_Type, epoll_open, epoll_add, epoll_mod, epoll_del, epoll_prepare,
+    epoll_wait_ready, epoll_next, epoll_close, epoll_free,
+};
+static const Kernel poll_kernel = {
+    &Poll_Type, NULL, poll_add, poll_mod, poll_del, poll_prepare,
+    poll_wait_ready, poll_next, NULL, poll_free,
+};
+static const Kernel select_kernel = {
+    &Select_Type, select_open, select_add, select_mod, select_del, select_prepare,
+    select_wait_ready, select_next, NULL, NULL,
+};
+static const Kernel *const kernels[] = {&epoll_kernel, &poll_kernel, &select_kernel};
+
+/* ------------------------------------------------------------------------------------- */
+/* the selector classes: one implementation, the kernel picked by the type */
 
 static PyObject *
 Sel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     SelObject *self;
+    const Kernel *k = NULL;
+    size_t i;
     if (PyTuple_GET_SIZE(args) != 0 || (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0)) {
-        PyErr_SetString(PyExc_TypeError, "EpollSelector() takes no arguments");
+        PyErr_Format(PyExc_TypeError, "%s() takes no arguments", type->tp_name);
         return NULL;
+    }
+    for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+        if (kernels[i]->type == type)
+            k = kernels[i];
     }
     self = (SelObject *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
-    self->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (self->epfd < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+    self->k = k;
+    if (k->open && k->open(self) < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -271,17 +668,16 @@ Sel_dealloc(SelObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    if (self->k->close && self->k->close(self) < 0)
+        PyErr_Clear();
     clear_keys(self);
-    if (self->epfd >= 0) {
-        close(self->epfd);
-        self->epfd = -1;
-    }
     if (self->map != NULL) {
         self->map->sel = NULL;
         Py_CLEAR(self->map);
     }
     PyMem_Free(self->slots);
-    PyMem_Free(self->evbuf);
+    if (self->k->free)
+        self->k->free(self);
     tp->tp_free((PyObject *)self);
 }
 
@@ -291,7 +687,6 @@ Sel_register(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
     static const char *const names[] = {"fileobj", "events", "data"};
     PyObject *a[3], *fdobj, *key;
     int fd, events;
-    struct epoll_event ev;
 
     if (parse_args("register", args, nargs, kwnames, names, 2, 3, a) < 0)
         return NULL;
@@ -304,7 +699,7 @@ Sel_register(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
         Py_DECREF(fdobj);
         return NULL;
     }
-    if (fd >= self->cap && grow_slots(self, fd) < 0) {
+    if (grow((void **)&self->slots, &self->cap, (Py_ssize_t)fd + 1, sizeof(Slot)) < 0) {
         Py_DECREF(fdobj);
         return NULL;
     }
@@ -312,18 +707,15 @@ Sel_register(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
     Py_DECREF(fdobj);
     if (key == NULL)
         return NULL;
-    ev.events = epoll_mask(events);
-    ev.data.u64 = (uint64_t)fd;
-    if (epoll_ctl(self->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        Py_DECREF(key);
-        return NULL;
-    }
     if (self->slots[fd].key != NULL) {
         /* registered meanwhile by code run from make_key's allocation (a GC finalizer):
          * pathological; keep the first registration */
         Py_DECREF(key);
         PyErr_Format(PyExc_KeyError, "%R (FD %d) is already registered", a[0], fd);
+        return NULL;
+    }
+    if (self->k->add(self, fd, events) < 0) {
+        Py_DECREF(key);
         return NULL;
     }
     self->slots[fd].key = key;
@@ -336,12 +728,10 @@ static PyObject *
 Sel_unregister(SelObject *self, PyObject *fileobj)
 {
     int fd;
-    struct epoll_event ev = {0};
     PyObject *key = lookup(self, fileobj, &fd);
     if (key == NULL)
         return NULL;
-    /* like the stdlib: the fd may have been closed since; ignore the error */
-    (void)epoll_ctl(self->epfd, EPOLL_CTL_DEL, fd, &ev);
+    self->k->del(self, fd);
     self->slots[fd].key = NULL;
     self->slots[fd].events = 0;
     self->count--;
@@ -364,24 +754,24 @@ Sel_modify(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         return NULL;
     if (events == self->slots[fd].events && data == PyTuple_GET_ITEM(key, 3))
         return Py_NewRef(key);
-    if (events != self->slots[fd].events) {
-        struct epoll_event ev;
-        ev.events = epoll_mask(events);
-        ev.data.u64 = (uint64_t)fd;
-        if (epoll_ctl(self->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
-            return PyErr_SetFromErrno(PyExc_OSError);
-    }
     Py_INCREF(key); /* the allocation below may run a finalizer that unregisters fd */
     newkey = make_key(PyTuple_GET_ITEM(key, 0), PyTuple_GET_ITEM(key, 1), events, data);
     Py_DECREF(key);
     if (newkey == NULL)
         return NULL;
     old = self->slots[fd].key; /* re-read: the allocation may have run a finalizer */
+    if (old == NULL) {
+        Py_DECREF(newkey);
+        PyErr_Format(PyExc_KeyError, "%R is not registered", a[0]);
+        return NULL;
+    }
+    if (events != self->slots[fd].events && self->k->mod(self, fd, events) < 0) {
+        Py_DECREF(newkey);
+        return NULL;
+    }
     self->slots[fd].key = Py_NewRef(newkey);
     self->slots[fd].events = events;
-    if (old == NULL)
-        self->count++;
-    Py_XDECREF(old);
+    Py_DECREF(old);
     return newkey;
 }
 
@@ -389,67 +779,36 @@ static PyObject *
 Sel_select(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"timeout"};
+    const Kernel *k = self->k;
     PyObject *a[1], *list;
-    int timeout_ms, n, i, maxev;
-    Py_ssize_t j;
+    long long timeout_us;
+    int n, fd, mask;
+    Py_ssize_t pos, j;
 
     if (parse_args("select", args, nargs, kwnames, names, 0, 1, a) < 0)
         return NULL;
-    if (a[0] == NULL || a[0] == Py_None) {
-        timeout_ms = -1;
-    }
-    else if (PyLong_CheckExact(a[0])) {
-        int overflow;
-        long t = PyLong_AsLongAndOverflow(a[0], &overflow);
-        if (t == -1 && PyErr_Occurred())
-            return NULL;
-        if (overflow < 0 || t <= 0)
-            timeout_ms = 0;
-        else if (overflow > 0 || t >= INT_MAX / 1000)
-            timeout_ms = INT_MAX;
-        else
-            timeout_ms = (int)t * 1000;
-    }
-    else {
-        double t = PyFloat_AsDouble(a[0]);
-        if (t == -1.0 && PyErr_Occurred())
-            return NULL;
-        if (isnan(t)) {
-            PyErr_SetString(PyExc_ValueError, "Invalid timeout: nan");
-            return NULL;
-        }
-        if (t <= 0)
-            timeout_ms = 0;
-        else if (t * 1e3 >= (double)INT_MAX)
-            timeout_ms = INT_MAX;
-        else
-            timeout_ms = (int)ceil(t * 1e3);
-    }
+    if ((timeout_us = parse_timeout(a[0])) == -2)
+        return NULL;
     if (self->busy) {
         PyErr_SetString(PyExc_RuntimeError, "select() is already running on this selector");
         return NULL;
     }
-    maxev = self->count > 1 ? (self->count > INT_MAX ? INT_MAX : (int)self->count) : 1;
-    if (maxev > self->evcap) {
-        struct epoll_event *buf;
-        PyMem_Free(self->evbuf);
-        self->evbuf = NULL;
-        self->evcap = 0;
-        buf = PyMem_Malloc((size_t)maxev * sizeof(struct epoll_event));
-        if (buf == NULL)
-            return PyErr_NoMemory();
-        self->evbuf = buf;
-        self->evcap = maxev;
-    }
-    /* evbuf is ours until we return: busy refuses a concurrent select() from another thread
-     * (the GIL is released) or a re-entrant one from a finalizer run by an allocation */
+    /* the wait's buffers are ours until we return: busy refuses a concurrent select() from
+     * another thread (the GIL is released) or a re-entrant one from a finalizer run by an
+     * allocation */
+    if (k->prepare(self, 0) < 0)
+        return NULL;
     self->busy = 1;
-    if (timeout_ms == 0) {
-        n = epoll_wait(self->epfd, self->evbuf, maxev, 0);
-    }
-    else {
+    /* a look that cannot block first, GIL held; only if nothing is ready, the wait that may
+     * block, GIL released (the kernel sets up no wait queues for a look) */
+    n = k->wait(self, 0);
+    if (n == 0 && timeout_us != 0) {
+        if (k->prepare(self, 1) < 0) {
+            self->busy = 0;
+            return NULL;
+        }
         Py_BEGIN_ALLOW_THREADS
-        n = epoll_wait(self->epfd, self->evbuf, maxev, timeout_ms);
+        n = k->wait(self, timeout_us);
         Py_END_ALLOW_THREADS
     }
     if (n < 0) {
@@ -468,10 +827,7 @@ Sel_select(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         self->busy = 0;
         return NULL;
     }
-    for (i = 0, j = 0; i < n; i++) {
-        uint32_t e = self->evbuf[i].events;
-        uint64_t fd = self->evbuf[i].data.u64;
-        int mask;
+    for (pos = 0, j = 0; j < n && (mask = k->next(self, &pos, &fd)) != 0;) {
         PyObject *tup = PyTuple_New(2), *key;
         if (tup == NULL) {
             self->busy = 0;
@@ -479,15 +835,12 @@ Sel_select(SelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
             return NULL;
         }
         /* read the slot after the allocation (a finalizer run by the GC may unregister) */
-        if (fd >= (uint64_t)self->cap || (key = self->slots[fd].key) == NULL) {
+        if (fd >= self->cap || (key = self->slots[fd].key) == NULL) {
             Py_DECREF(tup);
             continue;
         }
-        mask = ((e & EPOLLIN) ? EV_READ : 0) | ((e & EPOLLOUT) ? EV_WRITE : 0)
-               | ((e & (EPOLLERR | EPOLLHUP)) ? (EV_READ | EV_WRITE) : 0);
-        mask &= self->slots[fd].events;
         PyTuple_SET_ITEM(tup, 0, Py_NewRef(key));
-        PyTuple_SET_ITEM(tup, 1, Py_NewRef(ev_int[mask]));
+        PyTuple_SET_ITEM(tup, 1, Py_NewRef(ev_int[mask & self->slots[fd].events]));
         PyList_SET_ITEM(list, j, tup);
         j++;
     }
@@ -520,12 +873,8 @@ Sel_get_map(SelObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Sel_close(SelObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (self->epfd >= 0) {
-        int fd = self->epfd;
-        self->epfd = -1;
-        if (close(fd) < 0 && errno != EINTR)
-            return PyErr_SetFromErrno(PyExc_OSError);
-    }
+    if (self->k->close && self->k->close(self) < 0)
+        return NULL;
     clear_keys(self);
     Py_RETURN_NONE;
 }
@@ -533,7 +882,7 @@ Sel_close(SelObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Sel_fileno(SelObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromLong(self->epfd);
+    return PyLong_FromLong(EP(self)->epfd);
 }
 
 static PyObject *
@@ -548,35 +897,51 @@ Sel_exit(SelObject *self, PyObject *Py_UNUSED(args))
     return Sel_close(self, NULL);
 }
 
-static PyMethodDef Sel_methods[] = {
-    {"register", (PyCFunction)(void (*)(void))Sel_register, METH_FASTCALL | METH_KEYWORDS,
-     "register(fileobj, events, data=None) -> SelectorKey"},
-    {"unregister", (PyCFunction)Sel_unregister, METH_O, "unregister(fileobj) -> SelectorKey"},
-    {"modify", (PyCFunction)(void (*)(void))Sel_modify, METH_FASTCALL | METH_KEYWORDS,
-     "modify(fileobj, events, data=None) -> SelectorKey"},
-    {"select", (PyCFunction)(void (*)(void))Sel_select, METH_FASTCALL | METH_KEYWORDS,
-     "select(timeout=None) -> [(key, events)]"},
-    {"get_key", (PyCFunction)Sel_get_key, METH_O, "get_key(fileobj) -> SelectorKey"},
-    {"get_map", (PyCFunction)Sel_get_map, METH_NOARGS, "get_map() -> mapping fileobj -> key"},
-    {"close", (PyCFunction)Sel_close, METH_NOARGS, "close the epoll fd, drop the keys"},
+#define SEL_METHODS                                                                            \
+    {"register", (PyCFunction)(void (*)(void))Sel_register, METH_FASTCALL | METH_KEYWORDS,     \
+     "register(fileobj, events, data=None) -> SelectorKey"},                                   \
+    {"unregister", (PyCFunction)Sel_unregister, METH_O, "unregister(fileobj) -> SelectorKey"}, \
+    {"modify", (PyCFunction)(void (*)(void))Sel_modify, METH_FASTCALL | METH_KEYWORDS,         \
+     "modify(fileobj, events, data=None) -> SelectorKey"},                                     \
+    {"select", (PyCFunction)(void (*)(void))Sel_select, METH_FASTCALL | METH_KEYWORDS,         \
+     "select(timeout=None) -> [(key, events)]"},                                               \
+    {"get_key", (PyCFunction)Sel_get_key, METH_O, "get_key(fileobj) -> SelectorKey"},          \
+    {"get_map", (PyCFunction)Sel_get_map, METH_NOARGS, "get_map() -> mapping fileobj -> key"}, \
+    {"close", (PyCFunction)Sel_close, METH_NOARGS, "release the backend, drop the keys"},      \
+    {"__enter__", (PyCFunction)Sel_enter, METH_NOARGS, NULL},                                  \
+    {"__exit__", (PyCFunction)Sel_exit, METH_VARARGS, NULL}
+
+static PyMethodDef Epoll_methods[] = {
+    SEL_METHODS,
     {"fileno", (PyCFunction)Sel_fileno, METH_NOARGS, "the epoll fd"},
-    {"__enter__", (PyCFunction)Sel_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Sel_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject Sel_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "_cfloor.EpollSelector",
-    .tp_doc = "Minimal epoll selector (the C floor of the rselectors benchmarks).",
-    .tp_basicsize = sizeof(SelObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = Sel_new,
-    .tp_dealloc = (destructor)Sel_dealloc,
-    .tp_traverse = (traverseproc)Sel_traverse,
-    .tp_clear = (inquiry)Sel_clear,
-    .tp_methods = Sel_methods,
+static PyMethodDef Sel_methods[] = {
+    SEL_METHODS,
+    {NULL, NULL, 0, NULL},
 };
+
+#define SEL_TYPE(var, name, object, methods, doc)                                              \
+    static PyTypeObject var = {                                                                \
+        PyVarObject_HEAD_INIT(NULL, 0)                                                         \
+        .tp_name = "_cfloor." name,                                                            \
+        .tp_doc = doc,                                                                         \
+        .tp_basicsize = sizeof(object),                                                        \
+        .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,                                   \
+        .tp_new = Sel_new,                                                                     \
+        .tp_dealloc = (destructor)Sel_dealloc,                                                 \
+        .tp_traverse = (traverseproc)Sel_traverse,                                             \
+        .tp_clear = (inquiry)Sel_clear,                                                        \
+        .tp_methods = methods,                                                                 \
+    }
+
+SEL_TYPE(Epoll_Type, "EpollSelector", EpollObject, Epoll_methods,
+         "Minimal epoll selector (the C floor of the rselectors benchmarks).");
+SEL_TYPE(Poll_Type, "PollSelector", PollObject, Sel_methods,
+         "Minimal poll selector (the C floor of the rselectors benchmarks).");
+SEL_TYPE(Select_Type, "SelectSelector", SelectObject, Sel_methods,
+         "Minimal select selector (the C floor of the rselectors benchmarks).");
 
 /* ------------------------------------------------------------------------------------- */
 /* the get_map() object */
@@ -701,6 +1066,31 @@ bare_epoll_ctl(PyObject *Py_UNUSED(m), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* bare_epoll_life(fd, timeout_ms, n): n times, a whole epoll selector's life around one fd:
+ * epoll_create1, EPOLL_CTL_ADD (EPOLLIN), epoll_wait(..., 1, timeout_ms), close */
+static PyObject *
+bare_epoll_life(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int fd, timeout, epfd;
+    long n, i;
+    struct epoll_event in = {.events = EPOLLIN}, out;
+    if (!PyArg_ParseTuple(args, "iil", &fd, &timeout, &n))
+        return NULL;
+    in.data.fd = fd;
+    for (i = 0; i < n; i++) {
+        if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &in) < 0
+            || (epoll_wait(epfd, &out, 1, timeout) < 0 && errno != EINTR)) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            close(epfd);
+            return NULL;
+        }
+        close(epfd);
+    }
+    Py_RETURN_NONE;
+}
+
 /* Parses (read_fds, write_fds, n) into a new PyMem array of the read fds then the write fds
  * (*nr and *nw of them) and *n; NULL on error. */
 static int *
@@ -809,6 +1199,8 @@ static PyMethodDef module_methods[] = {
      "bare_epoll_wait(epfd, maxevents, n): epoll_wait(..., timeout 0), n times"},
     {"bare_epoll_ctl", bare_epoll_ctl, METH_VARARGS,
      "bare_epoll_ctl(epfd, fd, pair, n): ADD+DEL (pair 0) or MOD+MOD (pair 1), n times"},
+    {"bare_epoll_life", bare_epoll_life, METH_VARARGS,
+     "bare_epoll_life(fd, timeout_ms, n): create + ADD + wait + close, n times"},
     {"bare_poll", bare_poll, METH_VARARGS,
      "bare_poll(read_fds, write_fds, n): poll(..., timeout 0), n times"},
     {"bare_select", bare_select, METH_VARARGS,
@@ -822,7 +1214,7 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef cfloor_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_cfloor",
-    .m_doc = "Minimal C reference selector (epoll_wait + tuple building) for benchmarks.",
+    .m_doc = "Minimal C reference selectors (epoll, poll, select) for benchmarks.",
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -835,7 +1227,8 @@ PyInit__cfloor(void)
 
     if (str_fileno == NULL && (str_fileno = PyUnicode_InternFromString("fileno")) == NULL)
         return NULL;
-    if (PyType_Ready(&Sel_Type) < 0 || PyType_Ready(&Map_Type) < 0)
+    if (PyType_Ready(&Epoll_Type) < 0 || PyType_Ready(&Poll_Type) < 0
+        || PyType_Ready(&Select_Type) < 0 || PyType_Ready(&Map_Type) < 0)
         return NULL;
     if (key_type == NULL) {
         selectors = PyImport_ImportModule("selectors");
@@ -866,8 +1259,10 @@ PyInit__cfloor(void)
         || PyModule_AddIntConstant(m, "EVENT_WRITE", EV_WRITE) < 0
         || PyModule_AddStringConstant(m, "__version__", "floor") < 0
         || PyModule_AddObjectRef(m, "SelectorKey", (PyObject *)key_type) < 0
-        || PyModule_AddObjectRef(m, "EpollSelector", (PyObject *)&Sel_Type) < 0
-        || PyModule_AddObjectRef(m, "DefaultSelector", (PyObject *)&Sel_Type) < 0) {
+        || PyModule_AddObjectRef(m, "EpollSelector", (PyObject *)&Epoll_Type) < 0
+        || PyModule_AddObjectRef(m, "PollSelector", (PyObject *)&Poll_Type) < 0
+        || PyModule_AddObjectRef(m, "SelectSelector", (PyObject *)&Select_Type) < 0
+        || PyModule_AddObjectRef(m, "DefaultSelector", (PyObject *)&Epoll_Type) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -111,8 +111,6 @@ def _bare_wait(floor, backend, floor_sel, reads, writes, maxevents):
     (EVENT_WRITE): one ``epoll_wait`` on the floor's epoll object (which holds the same
     registrations; ``maxevents`` as the stdlib asks), or one ``poll``/``select`` of those fds."""
     if backend == "epoll":
-        if floor_sel is None:
-            return None
         ns = {"k": floor.bare_epoll_wait, "e": floor_sel.fileno(), "m": max(1, maxevents)}
         return ns, f"k(e, m, {BARE})"
     bare = {"poll": floor.bare_poll, "select": floor.bare_select}.get(backend)
@@ -149,7 +147,7 @@ class _OneFdCase:
         """The kernel statement of ``bare_epoll_ctl`` ``pair`` (0: ADD + DEL, 1: MOD twice)
         on ``self.obj``, ``ops`` calls of the case per statement; poll and select make no
         system call to register or modify."""
-        if backend != "epoll" or floor_sel is None:
+        if backend != "epoll":
             return None
         ns = {"k": floor.bare_epoll_ctl, "e": floor_sel.fileno(), "f": _fd(self.obj)}
         return ns, f"k(e, f, {pair}, {BARE})", ops
@@ -218,6 +216,105 @@ class Lookup:
         return None  # a lookup makes no system call
 
 
+#: ``select()``'s timeout in the lifecycle case: ``0``, or a wait that may block (the fd is
+#: ready, so it returns at once)
+LIFE_WAITS = {"0": "0", "t": "1.0"}
+
+
+class Lifecycle:
+    """A selector's whole life: made, one ready socket registered (EVENT_READ, one byte
+    pending), ``select(0)`` (``wait=0``) or ``select(1.0)`` (``wait=t``, returns at once)
+    and closed, as code that makes a selector per wait does; cost per life."""
+
+    unit = "ns/life"
+
+    def __init__(self, pool, backend, p):
+        self.timeout = LIFE_WAITS[p["wait"]]
+        _fds, (self.obj,), _events = pool.ready(1, "read")
+
+    def make(self, mod, cls):
+        with cls() as sel:
+            sel.register(self.obj, EVENT_READ)
+            got = sel.select(float(self.timeout))
+        if [mask for _key, mask in got] != [EVENT_READ]:
+            raise CaseError(f"sanity check failed: {got!r}")
+        stmt = f"with C() as s: s.register(o, 1); s.select({self.timeout})"
+        return cls(), {"C": cls, "o": self.obj}, stmt, 1
+
+    def kernel(self, floor, backend, floor_sel):
+        fd = self.obj.fileno()
+        if backend == "epoll":
+            ms = 0 if self.timeout == "0" else 1000
+            return {"k": floor.bare_epoll_life, "f": fd}, f"k(f, {ms}, {BARE})", BARE
+        bare = _bare_wait(floor, backend, None, [fd], [], 1)
+        return bare and (*bare, BARE)
+
+
+class WaitOne:
+    """Through a real caller's pattern: code that makes a selector for each wait on one socket
+    (psycopg's ``wait_selector`` and many "wait for this socket" helpers), reaching the
+    implementation as ``rselectors.install()`` makes it reach them, by looking up
+    ``selectors.DefaultSelector`` at call time. One op is a round trip on a socketpair: the
+    peer's reply written, the wait (a new ``DefaultSelector``, register, ``select(1.0)``,
+    close) and the read."""
+
+    unit = "ns/trip"
+
+    def __init__(self, pool, backend, p):
+        self.sock, self.peer = pool.socketpair()
+
+    def make(self, mod, cls):
+        import types
+
+        module = types.SimpleNamespace(DefaultSelector=cls, EVENT_READ=EVENT_READ)
+        ns = {"w": wait_readable, "m": module, "a": self.sock, "p": self.peer}
+        stmt = "p.send(b'x'); w(m, a, 1.0); a.recv(1)"
+        return cls(), ns, stmt, 1
+
+    def kernel(self, floor, backend, floor_sel):
+        return None
+
+
+def wait_readable(selectors_module, sock, timeout):
+    """Waits until ``sock`` is readable with a selector made for this one wait, from
+    ``selectors_module.DefaultSelector`` as the caller finds it at call time."""
+    with selectors_module.DefaultSelector() as sel:
+        sel.register(sock, selectors_module.EVENT_READ)
+        while not sel.select(timeout):
+            pass
+
+
+class MpWait:
+    """Through a real caller: ``multiprocessing.connection.wait`` on N connections (one
+    ready), with its selector class (``PollSelector``, bound by the stdlib at import) that of
+    the implementation, as when ``rselectors`` is imported as ``selectors`` before
+    ``multiprocessing.connection``. One op is one ``wait``."""
+
+    unit = "ns/call"
+
+    def __init__(self, pool, backend, p):
+        from multiprocessing import Pipe
+
+        self.pipes = [Pipe(duplex=False) for _ in range(p["N"])]
+        self.pipes[0][1].send_bytes(b"x")
+        self.conns = [r for r, _w in self.pipes]
+
+    def make(self, mod, cls):
+        import multiprocessing.connection as mpc
+        import types
+
+        # The stdlib's own wait(), with `_WaitSelector` (read at call time) the class measured.
+        wait = types.FunctionType(
+            mpc.wait.__code__, {**vars(mpc), "_WaitSelector": cls}, "wait", mpc.wait.__defaults__
+        )
+        if wait(self.conns, 1.0) != self.conns[:1]:
+            raise CaseError("sanity check failed: wait() did not return the ready connection")
+        return cls(), {"w": wait, "c": self.conns}, "w(c, 1.0)", 1
+
+    def kernel(self, floor, backend, floor_sel):
+        return None
+
+
 MICRO_CASES = {
     "select_ready": SelectReady,
     "select_ready_read": SelectReady,
@@ -228,6 +325,9 @@ MICRO_CASES = {
     "map_get": Lookup,
     "map_get_cached": Lookup,
     "scale": SelectReady,
+    "lifecycle": Lifecycle,
+    "caller_wait_one": WaitOne,
+    "caller_mp_wait": MpWait,
 }
 
 
@@ -283,6 +383,14 @@ def plan(backends):
             add("micro", "register_unregister", b, obj=obj)
         for obj in ("sock", "fd"):
             add("micro", "modify", b, obj=obj)
+    for b in backends:
+        for wait in LIFE_WAITS:
+            add("micro", "lifecycle", b, wait=wait)
+    if "epoll" in backends:
+        add("micro", "caller_wait_one", "epoll")
+    if "poll" in backends:
+        for n in (1, 100):
+            add("micro", "caller_mp_wait", "poll", N=n)
     for case in ("get_key", "map_get", "map_get_cached"):
         for b in backends:
             for obj in ("fd", "sock"):

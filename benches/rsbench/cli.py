@@ -95,8 +95,8 @@ def build_parser(prog=None):
     p.add_argument(
         "--floor",
         action="store_true",
-        help="also measure the C floor (benches/floor, compiled now with gcc) in the micro "
-        "cases it has (EpollSelector), as column C: B/C = how far B is from the floor",
+        help="also measure the C floor (benches/floor, compiled now with gcc; its epoll, poll "
+        "and select classes) in every micro case, as column C: B/C = how far B is from it",
     )
     p.add_argument("--quick", action="store_true", help="CI-sized run (< 60 s)")
     p.add_argument(

@@ -17,6 +17,7 @@ import subprocess
 import time
 
 from .common import import_impl, rotations, worker_cmd
+from .sampler import PROFILE_ENV, install_sampler
 
 SERVER_KINDS = ("callback", "asyncio-protocol", "asyncio-streams")
 
@@ -93,10 +94,8 @@ def serve(impl, kind, port, selector="DefaultSelector", max_seconds=3600.0, loop
     """Run an echo server of ``kind`` on ``impl`` until killed (at most ``max_seconds``)."""
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     _watchdog(max_seconds)
-    sampler = os.environ.get("RSBENCH_PROFILE")
+    sampler = os.environ.get(PROFILE_ENV)
     if sampler:
-        from .profile import install_sampler
-
         path, rate = sampler.rsplit(",", 1)
         install_sampler(path, float(rate))
     mod = import_impl(impl)

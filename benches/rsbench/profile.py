@@ -1,7 +1,7 @@
 """Where an echo server's CPU goes: the selector's share, sampled in the server itself.
 
 One server process at a time (``echo.start_server``), pinned to the first CPU with ``--pin``,
-is loaded by the load clients. The server runs a sampler (:func:`install_sampler`, installed
+is loaded by the load clients. The server runs a sampler (``sampler.install_sampler``, installed
 by ``echo.serve`` when ``RSBENCH_PROFILE`` is set): a ``SIGPROF`` interval timer, which counts
 the process's CPU time (user and kernel), fires ``--rate`` times per CPU second, and each
 firing records the main thread's Python stack. A blocked ``select`` uses no CPU and so is
@@ -31,9 +31,8 @@ import tempfile
 import time
 
 from .echo import _kill, collect_load, proc_cpu_seconds, run_load, start_server
+from .sampler import PROFILE_ENV
 
-#: the environment variable that makes ``echo.serve`` install the sampler: ``PATH,RATE``
-PROFILE_ENV = "RSBENCH_PROFILE"
 #: the selector methods, in print order
 METHODS = ("select", "modify", "get_key", "get_map", "register", "unregister")
 #: a Python frame, "qualname (path:line)"
@@ -53,41 +52,6 @@ _STDLIB_OWNER = {
     "__getitem__": "get_map",
     "get": "get_map",
 }
-
-
-def install_sampler(path, rate):
-    """In a server: sample the main thread's Python stack ``rate`` times per CPU second
-    between two ``SIGUSR2``; the second writes ``stack count`` lines (outermost frame first,
-    frames joined by ``;``) to ``path``."""
-    import signal
-
-    counts = {}
-    on = []
-
-    def sample(signum, frame):
-        stack = []
-        while frame is not None:
-            code = frame.f_code
-            name = getattr(code, "co_qualname", code.co_name)
-            stack.append(f"{name} ({code.co_filename}:{frame.f_lineno})")
-            frame = frame.f_back
-        key = ";".join(reversed(stack))
-        counts[key] = counts.get(key, 0) + 1
-
-    def toggle(signum, frame):
-        if not on:
-            counts.clear()
-            on.append(True)
-            signal.setitimer(signal.ITIMER_PROF, 1.0 / rate, 1.0 / rate)
-            return
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        on.clear()
-        with open(path + ".tmp", "w") as f:
-            f.write("".join(f"{k} {n}\n" for k, n in counts.items()))
-        os.replace(path + ".tmp", path)
-
-    signal.signal(signal.SIGPROF, sample)
-    signal.signal(signal.SIGUSR2, toggle)
 
 
 def parse_raw(text):

@@ -19,9 +19,9 @@ from .echo import load_client, serve
 from .stats import percentile, summarize
 from .timing import UNROLL, make_loop, time_interleaved
 
-#: implementations from this index on are optional in a micro case: one without the case's
-#: selector class (the C floor has only EpollSelector) sits it out instead of skipping it
-REQUIRED = 2
+#: the C floor's place among the implementations (with ``--floor``): it also times the
+#: kernel's share
+FLOOR_AT = 2
 
 #: backends whose bare system calls the floor can time (``cases.*.kernel``)
 KERNEL_BACKENDS = ("epoll", "poll", "select")
@@ -40,9 +40,9 @@ def _ratio(values, samples, i, j):
 def run_micro(spec, impls, repeats, target_ns, clock="wall"):
     """Run one micro case in this process, every implementation interleaved; return a result.
 
-    ``values``, ``stats`` and ``samples`` have one entry per implementation (None for an
-    optional one that sat out); ``ratio`` is B/A and, with a third implementation (the
-    floor), ``ratio_floor`` is B/C, ``kernel`` the case's bare system calls timed beside them
+    ``values``, ``stats`` and ``samples`` have one entry per implementation (each must have
+    the case's selector class, else the case is skipped); ``ratio`` is B/A and, with a third
+    implementation (the floor), ``ratio_floor`` is B/C, ``kernel`` the case's bare system calls timed beside them
     (median 0 if it makes none) and ``kernel_share`` = kernel / A: no implementation's B/A
     can go below it.
     """
@@ -52,37 +52,32 @@ def run_micro(spec, impls, repeats, target_ns, clock="wall"):
     try:
         params = dict(spec["params"], case=spec["case"])
         case = MICRO_CASES[spec["case"]](pool, spec["backend"], params)
-        sides, present = [], []
-        for i, name in enumerate(impls):
+        sides = []
+        for name in impls:
             mod = import_impl(name)
             cls = getattr(mod, cls_name, None)
             if cls is None:
-                if i < REQUIRED:
-                    raise CaseError(f"skipped: {name} has no {cls_name}")
-                continue
+                raise CaseError(f"skipped: {name} has no {cls_name}")
             sel, ns, stmt, ops = case.make(mod, cls)
             sels.append(sel)
             sides.append((make_loop(ns, stmt), ns, UNROLL * ops))
-            present.append(i)
         kernel = None
-        if len(impls) > REQUIRED and spec["backend"] in KERNEL_BACKENDS:
-            floor_sel = sels[present.index(REQUIRED)] if REQUIRED in present else None
-            kernel = case.kernel(import_impl(impls[REQUIRED]), spec["backend"], floor_sel) or ()
+        if len(impls) > FLOOR_AT and spec["backend"] in KERNEL_BACKENDS:
+            floor = import_impl(impls[FLOOR_AT])
+            kernel = case.kernel(floor, spec["backend"], sels[FLOOR_AT]) or ()
             if kernel:
                 ns, stmt, ops = kernel
                 sides.append((make_loop(ns, stmt), ns, UNROLL * ops))
         timed, counts = time_interleaved(sides, repeats, target_ns, clock)
-        samples, n = [None] * len(impls), [None] * len(impls)
-        for i, s, c in zip(present, timed, counts):
-            samples[i], n[i] = s, c
+        samples, n = timed[: len(impls)], counts[: len(impls)]
         row = {"unit": case.unit, "iterations": n, "unroll": UNROLL}
         if getattr(case, "fds", None):
             row["fds"] = case.fds
         row["samples"] = samples
-        row["stats"] = [summarize(s) if s else None for s in samples]
-        row["values"] = [st["median"] if st else None for st in row["stats"]]
+        row["stats"] = [summarize(s) for s in samples]
+        row["values"] = [st["median"] for st in row["stats"]]
         row["ratio"], row["paired_ratio"] = _ratio(row["values"], samples, 1, 0)
-        if len(impls) > REQUIRED and samples[2]:
+        if len(impls) > FLOOR_AT:
             row["ratio_floor"], row["paired_ratio_floor"] = _ratio(row["values"], samples, 1, 2)
         if kernel is not None:
             # the bare system calls: () when the case makes none

@@ -14,6 +14,7 @@
 
 use super::poll::{event_flags, interest_bits};
 use super::Registry;
+use crate::own::OwnFds;
 use crate::sys::poll::{pollfd, PollFd};
 use crate::{Event, Events, Interest, Token};
 use std::os::fd::RawFd;
@@ -89,8 +90,13 @@ pub(crate) struct Mirror {
 
 impl Mirror {
     /// `AlreadyExists` if `fd` is registered.
-    pub(crate) fn vacant(&self, fd: RawFd) -> std::io::Result<()> {
-        self.regs.vacant(fd)
+    pub(crate) fn vacant(&self, fd: RawFd, own: &OwnFds) -> std::io::Result<()> {
+        self.regs.vacant(fd, own)
+    }
+
+    /// Whether a registration names `fd`.
+    pub(crate) fn contains(&self, fd: RawFd) -> bool {
+        self.regs.contains(fd)
     }
 
     /// `NotFound` if `fd` is not registered.
@@ -119,18 +125,19 @@ impl Mirror {
     }
 
     /// Translates `DP_POLL` results into `events` (poll's flag translation, under the fd's
-    /// current token). A result for `notify_fd` is not stored: returns whether there was one.
+    /// current token). A result for `notify_fd` (the notifier, once made) is not stored:
+    /// returns whether there was one.
     /// Fds no longer registered (unregistered while the caller waited) are dropped. At most
     /// `events.capacity()` events are stored.
     pub(crate) fn collect<'a>(
         &self,
         results: impl IntoIterator<Item = &'a PollFd>,
-        notify_fd: RawFd,
+        notify_fd: Option<RawFd>,
         events: &mut Events,
     ) -> bool {
         let mut woken = false;
         for p in results {
-            if p.fd == notify_fd {
+            if Some(p.fd) == notify_fd {
                 woken = true;
             } else if p.revents != 0 && !events.is_full() {
                 if let Some(&(token, _)) = self.regs.get(p.fd) {
@@ -150,6 +157,7 @@ pub(crate) use driver::Devpoll;
 mod driver {
     use super::*;
     use crate::backend::Driver;
+    use crate::own::{OwnFd, Watch};
     use crate::sys::devpoll::DevPollFd;
     use crate::waker::WakeState;
     use std::io;
@@ -195,10 +203,10 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: &WakeState,
+            own: &OwnFds,
         ) -> io::Result<()> {
             let mut table = self.lock();
-            table.vacant(fd)?;
+            table.vacant(fd, own)?;
             self.write(&register_records(fd, interest))?;
             table.set(fd, token, interest);
             Ok(())
@@ -209,7 +217,7 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: &WakeState,
+            _: &OwnFds,
         ) -> io::Result<()> {
             let mut table = self.lock();
             table.registered(fd)?;
@@ -229,7 +237,7 @@ mod driver {
             }
         }
 
-        fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
+        fn unregister(&self, fd: RawFd, _: &OwnFds) -> io::Result<()> {
             let mut table = self.lock();
             table.remove(fd)?;
             // Removing an fd the kernel does not know (closed, or registered with no events)
@@ -241,28 +249,31 @@ mod driver {
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
-            notify: &WakeState,
-            _timer: Option<RawFd>,
+            watch: Watch,
         ) -> io::Result<bool> {
             events.clear();
             let max = max_events(self.lock().len(), events.capacity());
             let mut raw: Vec<PollFd> = std::mem::take(&mut events.raw.devpoll);
             let result = self.dp.poll(&mut raw, max, timeout);
             let woken = match result {
-                Ok(_) => self
-                    .lock()
-                    .collect(&raw, notify.notify_fd().raw_fd(), events),
+                Ok(_) => self.lock().collect(&raw, watch.notify, events),
                 Err(_) => false,
             };
             events.raw.devpoll = raw;
             result.map(|_| woken)
         }
 
-        fn attach(&self, wake: &WakeState, _timer: Option<RawFd>) -> io::Result<()> {
-            self.write(&register_records(
-                wake.notify_fd().raw_fd(),
-                Interest::READABLE,
-            ))
+        fn add_own<'a, T: OwnFd>(
+            &self,
+            _: Token,
+            make: impl FnOnce(&dyn Fn(RawFd) -> bool) -> io::Result<&'a T>,
+        ) -> io::Result<&'a T> {
+            // The device holds one record per fd number: a registration under its number
+            // would merge with it.
+            let table = self.lock();
+            let fd = make(&|n| table.contains(n))?;
+            self.write(&register_records(fd.watched(), Interest::READABLE))?;
+            Ok(fd)
         }
 
         fn adopt(&self, fresh: Devpoll, _: &WakeState) -> io::Result<()> {
@@ -353,7 +364,7 @@ mod tests {
             result(6, POLLIN),
         ];
         let mut events = Events::with_capacity(8);
-        assert!(t.collect(&raw, 9, &mut events));
+        assert!(t.collect(&raw, Some(9), &mut events));
         let got: Vec<Event> = events.iter().copied().collect();
         assert_eq!(
             got,
@@ -382,11 +393,11 @@ mod tests {
         );
         let raw = [result(3, POLLIN), result(4, POLLIN)];
         let mut events = Events::with_capacity(1);
-        assert!(!t.collect(&raw, 99, &mut events));
+        assert!(!t.collect(&raw, Some(99), &mut events));
         let got: Vec<Event> = events.iter().copied().collect();
         assert_eq!(got, [Event::new(Token(31), flags::READABLE)]);
         assert_eq!(t.len(), 2);
         assert_eq!(t.remove(4).ok(), Some((Token(40), Interest::READABLE)));
-        assert!(t.registered(4).is_err() && t.vacant(4).is_ok());
+        assert!(t.registered(4).is_err() && t.vacant(4, &OwnFds::new()).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! epoll: the kernel keeps the registration set; `data.u64` carries the token.
 
 use super::{already_registered, not_registered, Driver, ReadinessBits};
+use crate::own::{OwnFd, OwnFds, Watch};
 use crate::sys::epoll::{
     EpollEvent, EpollFd, Op, EPOLLERR, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI,
     EPOLLRDHUP,
@@ -34,19 +35,37 @@ impl Epoll {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
-    /// Changes `fd`'s registration by removing and adding it: the kernel refuses to modify an
-    /// exclusive registration, or to make one exclusive (EINVAL), so that is the only way. If
-    /// the add fails, `fd` is left unregistered.
-    fn readd(&self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
-        self.ep
-            .ctl(Op::Delete, fd, 0, 0)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) => not_registered(fd),
-                _ => e,
-            })?;
-        self.ep
-            .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
-            .inspect_err(|_| self.removed())
+    /// Puts one of the selector's own fds in the set under `token` (readable), or, if the
+    /// set holds the fd already (a caller's call named its number: `OwnFds::reclaim`), gives
+    /// it back its token (and takes back whatever interest the call gave it).
+    fn add_own_fd(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        match self.ep.ctl(Op::Add, fd, EPOLLIN, token.0 as u64) {
+            Ok(()) => {
+                self.added();
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.set(fd, token, Interest::READABLE)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets the registration of `fd` to `interest` under `token`: a modify, or, where the
+    /// kernel refuses one (EINVAL: EPOLLEXCLUSIVE asked for, or the registration is
+    /// exclusive, the only EINVAL a modify can get once the selector has refused the epoll fd
+    /// itself), a delete and an add. If that add fails, `fd` is left unregistered.
+    fn set(&self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
+        let bits = interest_bits(interest);
+        match self.ep.ctl(Op::Modify, fd, bits, token.0 as u64) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                self.ep.ctl(Op::Delete, fd, 0, 0)?;
+                self.ep
+                    .ctl(Op::Add, fd, bits, token.0 as u64)
+                    .inspect_err(|_| self.removed())
+            }
+            other => other,
+        }
     }
 }
 
@@ -72,6 +91,9 @@ pub(crate) fn event_flags(bits: u32) -> u8 {
 }
 
 impl Driver for Epoll {
+    /// An fd added to an epoll set while a thread waits reaches that wait.
+    const BLOCKS_WITHOUT_NOTIFIER: bool = true;
+
     fn new() -> io::Result<Epoll> {
         Ok(Epoll {
             ep: EpollFd::new()?,
@@ -84,35 +106,43 @@ impl Driver for Epoll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        _: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
-        self.ep
+        if let Err(e) = self
+            .ep
             .ctl(Op::Add, fd, interest_bits(interest), token.0 as u64)
-            .map_err(|e| match e.raw_os_error() {
+        {
+            // An own fd made after the caller's check is in the set: refused as one.
+            own.refuse(fd)?;
+            return Err(match e.raw_os_error() {
                 Some(libc::EEXIST) => already_registered(fd),
                 _ => e,
-            })?;
-        self.added();
-        Ok(())
-    }
-
-    fn modify(&self, fd: RawFd, token: Token, interest: Interest, _: &WakeState) -> io::Result<()> {
-        match self
-            .ep
-            .ctl(Op::Modify, fd, interest_bits(interest), token.0 as u64)
-        {
-            // EPOLLEXCLUSIVE in a modify, or a modify of an exclusive registration: the only
-            // EINVAL a modify can get (the selector has refused the epoll fd itself already).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.readd(fd, token, interest),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(not_registered(fd)),
-            other => other,
+            });
         }
+        self.added();
+        own.reclaim(fd, |fd, token| self.add_own_fd(fd, token))
     }
 
-    fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, own: &OwnFds) -> io::Result<()> {
+        let set = self
+            .set(fd, token, interest)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => not_registered(fd),
+                _ => e,
+            });
+        // Whether it went through or not (a delete without its add), an own fd the call
+        // acted on goes back into the set, and the call is refused.
+        own.reclaim(fd, |fd, token| self.add_own_fd(fd, token))?;
+        set
+    }
+
+    fn unregister(&self, fd: RawFd, own: &OwnFds) -> io::Result<()> {
         let result = self.ep.ctl(Op::Delete, fd, 0, 0);
         match result.as_ref().map_err(io::Error::raw_os_error) {
-            Ok(()) => self.removed(),
+            Ok(()) => {
+                self.removed();
+                return own.reclaim(fd, |fd, token| self.add_own_fd(fd, token));
+            }
             // The fd was closed (its number is free): the kernel dropped its registration
             // then, unless a duplicate keeps the file open. Ask the kernel, so the count
             // neither grows with every such call nor drops below the truth. (ENOENT, the
@@ -131,13 +161,7 @@ impl Driver for Epoll {
         })
     }
 
-    fn wait(
-        &self,
-        events: &mut Events,
-        timeout: Option<Duration>,
-        _notify: &WakeState,
-        _timer: Option<RawFd>,
-    ) -> io::Result<bool> {
+    fn wait(&self, events: &mut Events, timeout: Option<Duration>, _: Watch) -> io::Result<bool> {
         events.clear();
         // Ask the kernel for exactly as many events as we keep: every event it returns is
         // re-queued at the tail of its level-triggered ready list, while those it did not
@@ -166,15 +190,17 @@ impl Driver for Epoll {
         result.map(|_| woken)
     }
 
-    fn attach(&self, wake: &WakeState, timer: Option<RawFd>) -> io::Result<()> {
-        let own = [(wake.notify_fd().raw_fd(), Token::NOTIFY)]
-            .into_iter()
-            .chain(timer.map(|fd| (fd, Token::TIMER)));
-        for (fd, token) in own {
-            self.ep.ctl(Op::Add, fd, EPOLLIN, token.0 as u64)?;
-            self.added();
-        }
-        Ok(())
+    fn add_own<'a, T: OwnFd>(
+        &self,
+        token: Token,
+        make: impl FnOnce(&dyn Fn(RawFd) -> bool) -> io::Result<&'a T>,
+    ) -> io::Result<&'a T> {
+        // Registrations held by the kernel are keyed by file: one for a number the new fd
+        // takes (a closed fd's, kept open by a duplicate) reports under its own token, never
+        // under ours, so no number needs to be passed over.
+        let fd = make(&|_| false)?;
+        self.add_own_fd(fd.watched(), token)?;
+        Ok(fd)
     }
 
     fn holds(&self, fd: RawFd, token: Token, interest: Interest) -> bool {
@@ -210,8 +236,8 @@ mod tests {
     #[test]
     fn unregistering_a_closed_fd_keeps_the_count_true() {
         let ep = Epoll::new().unwrap();
-        let wake = WakeState::new().unwrap();
-        ep.attach(&wake, None).unwrap();
+        let wake = OwnFds::new();
+        wake.notifier(&ep).unwrap();
         let count = || ep.registered.load(Ordering::Relaxed);
         assert_eq!(count(), 1);
         // Closed before unregister, many times: the count must not grow. Other tests run on
@@ -240,6 +266,33 @@ mod tests {
         assert!(ep.unregister(fd, &wake).is_err());
         assert_eq!(count(), before + 1);
         drop(dup);
+    }
+
+    /// A caller's call that reached the kernel after an own fd took its number (it passed the
+    /// selector's check just before the fd was made: `crate::own`, rule 3) puts the fd back
+    /// and is refused. Driven here without the selector's check, as such a call runs.
+    #[test]
+    fn a_call_that_reaches_an_own_fd_puts_it_back_and_is_refused() {
+        let ep = Epoll::new().unwrap();
+        let own = OwnFds::new();
+        let fd = own.notifier(&ep).unwrap().raw_fd();
+        let woken = |ep: &Epoll| {
+            let mut events = Events::with_capacity(4);
+            ep.wait(&mut events, Some(Duration::ZERO), own.watch())
+                .unwrap()
+        };
+        for call in [
+            |ep: &Epoll, fd, own: &OwnFds| ep.modify(fd, Token(7), Interest::WRITABLE, own),
+            |ep: &Epoll, fd, own: &OwnFds| ep.unregister(fd, own),
+            |ep: &Epoll, fd, own: &OwnFds| ep.register(fd, Token(7), Interest::READABLE, own),
+        ] {
+            let err = call(&ep, fd, &own).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
+            own.wake.wake().unwrap();
+            assert!(woken(&ep), "the notifier is back under its token");
+            assert!(own.wake.consume());
+            assert!(!woken(&ep));
+        }
     }
 
     #[test]

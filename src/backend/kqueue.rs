@@ -16,6 +16,7 @@
 
 use super::Registry;
 use crate::event::flags;
+use crate::own::OwnFds;
 use crate::{Events, Interest, Token};
 use std::os::fd::RawFd;
 
@@ -254,8 +255,13 @@ pub(crate) struct Mirror {
 
 impl Mirror {
     /// `AlreadyExists` if `fd` is registered.
-    pub(crate) fn vacant(&self, fd: RawFd) -> std::io::Result<()> {
-        self.regs.vacant(fd)
+    pub(crate) fn vacant(&self, fd: RawFd, own: &OwnFds) -> std::io::Result<()> {
+        self.regs.vacant(fd, own)
+    }
+
+    /// Whether a registration names `fd`.
+    pub(crate) fn contains(&self, fd: RawFd) -> bool {
+        self.regs.contains(fd)
     }
 
     /// The token and interest of `fd` (`NotFound` if it is not registered).
@@ -355,6 +361,7 @@ pub(crate) use driver::Kqueue;
 mod driver {
     use super::*;
     use crate::backend::Driver;
+    use crate::own::{OwnFd, Watch};
     use crate::sys::kqueue::{self as sys, Kevent, KqueueFd};
     use crate::waker::WakeState;
     use std::io;
@@ -459,10 +466,10 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: &WakeState,
+            own: &OwnFds,
         ) -> io::Result<()> {
             let mut table = self.lock();
-            table.vacant(fd)?;
+            table.vacant(fd, own)?;
             let changes = register_changes(fd, token, interest);
             let results = self.apply(&changes)?;
             let n = changes.as_slice().len();
@@ -481,7 +488,7 @@ mod driver {
             fd: RawFd,
             token: Token,
             interest: Interest,
-            _: &WakeState,
+            _: &OwnFds,
         ) -> io::Result<()> {
             let mut table = self.lock();
             let old = table.get(fd)?;
@@ -493,7 +500,7 @@ mod driver {
             first_error(&results[..n])
         }
 
-        fn unregister(&self, fd: RawFd, _: &WakeState) -> io::Result<()> {
+        fn unregister(&self, fd: RawFd, _: &OwnFds) -> io::Result<()> {
             let mut table = self.lock();
             let interest = table.remove(fd)?;
             let changes = unregister_changes(fd, interest);
@@ -505,8 +512,7 @@ mod driver {
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
-            _notify: &WakeState,
-            _timer: Option<RawFd>,
+            _: Watch,
         ) -> io::Result<bool> {
             events.clear();
             let max = {
@@ -523,10 +529,17 @@ mod driver {
             result.map(|_| woken)
         }
 
-        fn attach(&self, wake: &WakeState, _timer: Option<RawFd>) -> io::Result<()> {
-            let changes =
-                register_changes(wake.notify_fd().raw_fd(), Token::NOTIFY, Interest::READABLE);
-            first_error(&self.apply(&changes)?[..1])
+        fn add_own<'a, T: OwnFd>(
+            &self,
+            token: Token,
+            make: impl FnOnce(&dyn Fn(RawFd) -> bool) -> io::Result<&'a T>,
+        ) -> io::Result<&'a T> {
+            // A knote is keyed by fd number: a registration under its number would share it.
+            let table = self.lock();
+            let fd = make(&|n| table.contains(n))?;
+            let changes = register_changes(fd.watched(), token, Interest::READABLE);
+            first_error(&self.apply(&changes)?[..1])?;
+            Ok(fd)
         }
 
         fn adopt(&self, fresh: Kqueue, _: &WakeState) -> io::Result<()> {

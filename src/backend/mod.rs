@@ -6,6 +6,7 @@
 //! building and result merging) compile and are unit-tested on every platform (kqueue's and
 //! /dev/poll's on every Unix); only the syscall glue is `cfg`-gated.
 
+use crate::own::{OwnFd, OwnFds, Watch};
 use crate::waker::WakeState;
 use crate::{Events, Interest, RawSource, Token};
 pub(crate) use registry::Registry;
@@ -32,17 +33,24 @@ pub(crate) mod winsock;
 
 /// The surface every backend implements.
 pub(crate) trait Driver: Send + Sync + Sized {
+    /// Whether a wait that may block can start without the notifier: an fd added to the set
+    /// while a thread waits reaches that wait (epoll), so the first wake-up that finds a
+    /// thread waiting makes the notifier. Backends whose waits copy their set (poll, select)
+    /// or whose late additions this crate cannot check (kqueue, /dev/poll) need it before.
+    const BLOCKS_WITHOUT_NOTIFIER: bool = false;
+
     /// Creates the backend's kernel object (if any).
     fn new() -> io::Result<Self>;
 
-    /// Adds `fd`. `AlreadyExists` if it is registered. `wake` is the selector's wake-up state
-    /// (user-space backends nudge a waiter through it).
+    /// Adds `fd`. `AlreadyExists` if it is registered. `own` are the selector's own fds:
+    /// user-space backends refuse their numbers under their lock ([`Registry`]) and nudge a
+    /// waiter through the notifier.
     fn register(
         &self,
         fd: RawSource,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()>;
 
     /// Changes `fd`'s token and interest. `NotFound` if it is not registered.
@@ -51,33 +59,38 @@ pub(crate) trait Driver: Send + Sync + Sized {
         fd: RawSource,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()>;
 
     /// Removes `fd`. `NotFound` if it is not registered (a kernel error if the kernel refuses).
-    fn unregister(&self, fd: RawSource, wake: &WakeState) -> io::Result<()>;
+    fn unregister(&self, fd: RawSource, own: &OwnFds) -> io::Result<()>;
 
     /// Waits once for up to `timeout` (`None`: forever), appending at most
-    /// `events.capacity()` events after `events.clear()`. `notify` is watched too; returns
-    /// whether it was readable. A zero-timeout wait, which cannot be woken, may instead leave
-    /// the notifier out and return whether a wake-up is pending (poll and select do: one fd
-    /// less for the kernel to scan). `timer`, if given, is the fd of the selector's timer, armed
-    /// for this wait: it ends the wait when it becomes readable (kernel-set backends have
-    /// it in their set already). `Interrupted` on EINTR.
+    /// `events.capacity()` events after `events.clear()`; returns whether the notifier was
+    /// readable. `watch` names the selector's own fds for this wait: the notifier (if made)
+    /// and the timer (if this wait is ended by it, armed). Kernel-set backends have them in
+    /// their set already; user-space backends add them to a wait that may block. A
+    /// zero-timeout wait, which cannot be woken, may leave the notifier out (poll and select
+    /// do: one fd less for the kernel to scan; the selector reads a pending wake-up from its
+    /// flag). `Interrupted` on EINTR.
     fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: &WakeState,
-        timer: Option<RawSource>,
+        watch: Watch,
     ) -> io::Result<bool>;
 
-    /// Called once, when the selector is created with its wake-up fd and, where there is
-    /// one, its timer's fd: kernel-set backends add them with [`Token::NOTIFY`] and
-    /// [`Token::TIMER`]. User-space backends (the default) watch them at wait time instead.
-    fn attach(&self, _wake: &WakeState, _timer: Option<RawSource>) -> io::Result<()> {
-        Ok(())
-    }
+    /// Adds one of the selector's own fds, which `make` returns (made now, or made before).
+    /// `make` gets a test of whether a registration names a number, so that it can make one
+    /// that none names; backends with a lock run it under the lock, so that no registration
+    /// can take the number before the fd is published (their `register` refuses own numbers
+    /// under the same lock). Kernel-set backends then add its watched fd to their set under
+    /// `token`.
+    fn add_own<'a, T: OwnFd>(
+        &self,
+        token: Token,
+        make: impl FnOnce(&dyn Fn(RawSource) -> bool) -> io::Result<&'a T>,
+    ) -> io::Result<&'a T>;
 
     /// Whether this backend's set holds `fd`'s registration (with `token` and `interest`) for
     /// the file `fd` names now: what [`Selector::reopen`](crate::Selector::reopen) carries
@@ -88,8 +101,8 @@ pub(crate) trait Driver: Send + Sync + Sized {
     }
 
     /// Takes over `fresh`'s kernel object (under this one's fd number) and registrations:
-    /// `fresh` is a new driver of the same kind, attached to `wake`, with the registrations
-    /// this one is to hold from now on (see `Selector::reopen`).
+    /// `fresh` is a new driver of the same kind, holding the selector's own fds made so far
+    /// and the registrations this one is to hold from now on (see `Selector::reopen`).
     fn adopt(&self, fresh: Self, wake: &WakeState) -> io::Result<()>;
 
     /// The kernel object's fd, for backends that have one (user-space backends, the default,

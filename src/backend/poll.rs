@@ -5,6 +5,7 @@
 //! unchanged set costs no rebuild per call, and it never holds the lock while blocked.
 
 use super::{Driver, ReadinessBits, Registry, UserSpaceSet};
+use crate::own::{OwnFd, OwnFds, Watch};
 use crate::sys::poll::{
     self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDHUP,
 };
@@ -103,9 +104,9 @@ impl State {
 impl Poll {
     /// A zero-timeout wait: it cannot block, so it polls the master set in place under the
     /// lock (no copy, nothing for a concurrent change to invalidate). It cannot be woken
-    /// either, so the notifier is left out of the set (one fd less for the kernel to scan)
-    /// and a pending wake-up is reported from its flag.
-    fn wait_now(&self, events: &mut Events, notify: &WakeState) -> io::Result<bool> {
+    /// either, so the notifier is left out of the set (one fd less for the kernel to scan;
+    /// the selector reads a pending wake-up from its flag).
+    fn wait_now(&self, events: &mut Events) -> io::Result<bool> {
         let mut st = self.lock();
         let ready = poll::poll(&mut st.fds, Some(Duration::ZERO))?;
         let fds = std::mem::take(&mut st.fds);
@@ -113,7 +114,7 @@ impl Poll {
         st.collect(&fds, &tokens, true, ready, events);
         st.fds = fds;
         st.tokens = tokens;
-        Ok(notify.is_pending())
+        Ok(false)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -133,33 +134,27 @@ impl Driver for Poll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
         let mut st = self.lock();
         let pos = st.fds.len() as u32;
-        st.index.add(fd, pos)?;
+        st.index.add(fd, pos, own)?;
         st.fds.push(poll::pollfd(fd, interest_bits(interest)));
         st.tokens.push(token);
-        st.set.changed(wake);
+        st.set.changed(&own.wake);
         Ok(())
     }
 
-    fn modify(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        wake: &WakeState,
-    ) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, own: &OwnFds) -> io::Result<()> {
         let mut st = self.lock();
         let pos = *st.index.entry(fd)? as usize;
         st.fds[pos].events = interest_bits(interest);
         st.tokens[pos] = token;
-        st.set.changed(wake);
+        st.set.changed(&own.wake);
         Ok(())
     }
 
-    fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
+    fn unregister(&self, fd: RawFd, own: &OwnFds) -> io::Result<()> {
         let mut st = self.lock();
         let pos = st.index.take(fd)? as usize;
         st.fds.swap_remove(pos);
@@ -170,7 +165,7 @@ impl Driver for Poll {
                 *slot = pos as u32;
             }
         }
-        st.set.changed(wake);
+        st.set.changed(&own.wake);
         Ok(())
     }
 
@@ -178,12 +173,11 @@ impl Driver for Poll {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: &WakeState,
-        timer: Option<RawFd>,
+        watch: Watch,
     ) -> io::Result<bool> {
         events.clear();
         if timeout == Some(Duration::ZERO) {
-            return self.wait_now(events, notify);
+            return self.wait_now(events);
         }
         let mut buf = {
             let mut st = self.lock();
@@ -199,19 +193,21 @@ impl Driver for Poll {
                 buf.tokens.extend_from_slice(&st.tokens);
                 buf.generation = st.set.generation;
             }
-            st.set.enter();
+            if watch.notify.is_some() {
+                st.set.enter();
+            }
             buf
         };
-        buf.fds
-            .push(poll::pollfd(notify.notify_fd().raw_fd(), POLLIN));
-        if let Some(fd) = timer {
+        for fd in watch.notify.into_iter().chain(watch.timer) {
             buf.fds.push(poll::pollfd(fd, POLLIN));
         }
         let result = poll::poll(&mut buf.fds, timeout);
-        let fired = timer.is_some() && buf.fds.pop().is_some_and(|p| p.revents != 0);
-        let woken = buf.fds.pop().is_some_and(|p| p.revents != 0);
+        let fired = watch.timer.is_some() && buf.fds.pop().is_some_and(|p| p.revents != 0);
+        let woken = watch.notify.is_some() && buf.fds.pop().is_some_and(|p| p.revents != 0);
         let mut st = self.lock();
-        st.set.leave();
+        if watch.notify.is_some() {
+            st.set.leave();
+        }
         if let Ok(ready) = result {
             let current = buf.generation == st.set.generation;
             st.collect(
@@ -225,6 +221,17 @@ impl Driver for Poll {
         st.spare.push(buf);
         drop(st);
         result.map(|_| woken)
+    }
+
+    fn add_own<'a, T: OwnFd>(
+        &self,
+        _: Token,
+        make: impl FnOnce(&dyn Fn(RawFd) -> bool) -> io::Result<&'a T>,
+    ) -> io::Result<&'a T> {
+        // Waits add it to their copy of the set; a registration under its number would
+        // report its readiness.
+        let st = self.lock();
+        make(&|n| st.index.contains(n))
     }
 
     fn adopt(&self, fresh: Poll, wake: &WakeState) -> io::Result<()> {
@@ -271,7 +278,7 @@ mod tests {
     #[test]
     fn swap_remove_keeps_index_consistent() {
         let p = Poll::new().unwrap();
-        let w = WakeState::new().unwrap();
+        let w = OwnFds::new();
         for fd in 100..110 {
             p.register(fd, Token(fd as usize), Interest::READABLE, &w)
                 .unwrap();

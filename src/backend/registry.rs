@@ -4,6 +4,7 @@
 
 use super::{already_registered, not_registered};
 use crate::fdmap::FdMap;
+use crate::own::OwnFds;
 use crate::RawSource;
 use std::io;
 use std::ops::{Deref, DerefMut};
@@ -19,17 +20,20 @@ impl<T> Default for Registry<T> {
 
 impl<T> Registry<T> {
     /// `AlreadyExists` if `fd` is registered (for backends that ask the kernel between the
-    /// check and [`insert`](FdMap::insert)).
-    pub(crate) fn vacant(&self, fd: RawSource) -> io::Result<()> {
+    /// check and [`insert`](FdMap::insert)), and the closed-fd error if it is one of the
+    /// selector's `own` fds: checked under the backend's lock, which is also held while an
+    /// own fd is made, so no registration can take an own fd's number (`crate::own`).
+    pub(crate) fn vacant(&self, fd: RawSource, own: &OwnFds) -> io::Result<()> {
+        own.refuse(fd)?;
         if self.0.contains(fd) {
             return Err(already_registered(fd));
         }
         Ok(())
     }
 
-    /// Registers `fd`: `AlreadyExists` if it is registered.
-    pub(crate) fn add(&mut self, fd: RawSource, value: T) -> io::Result<()> {
-        self.vacant(fd)?;
+    /// Registers `fd`: refused as [`vacant`](Self::vacant) refuses.
+    pub(crate) fn add(&mut self, fd: RawSource, value: T, own: &OwnFds) -> io::Result<()> {
+        self.vacant(fd, own)?;
         self.0.insert(fd, value);
         Ok(())
     }
@@ -67,13 +71,15 @@ impl<T> DerefMut for Registry<T> {
 #[cfg(test)]
 mod tests {
     use super::Registry;
+    use crate::own::OwnFds;
     use std::io::ErrorKind;
 
     #[test]
     fn checks_and_words() {
         let mut r = Registry::default();
-        r.add(5, 'a').unwrap();
-        let err = r.add(5, 'b').unwrap_err();
+        let own = OwnFds::new();
+        r.add(5, 'a', &own).unwrap();
+        let err = r.add(5, 'b', &own).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AlreadyExists);
         assert_eq!(err.to_string(), "fd 5 is already registered");
         *r.entry(5).unwrap() = 'c';
@@ -82,5 +88,15 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::NotFound);
             assert_eq!(err.to_string(), "fd 5 is not registered");
         }
+    }
+
+    #[test]
+    fn an_own_fds_number_is_refused_as_a_closed_fd() {
+        let mut r = Registry::default();
+        let own = OwnFds::with_notifier();
+        let n = own.notify_fd().raw_fd();
+        let err = r.add(n, 'a', &own).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(crate::sys::CLOSED));
+        assert!(!r.contains(n));
     }
 }

@@ -6,6 +6,7 @@
 
 use super::{Driver, Registry, UserSpaceSet};
 use crate::event::flags;
+use crate::own::{OwnFd, OwnFds, Watch};
 use crate::sys::select::{self, FdSet, FD_SETSIZE};
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
@@ -220,36 +221,30 @@ impl Driver for Select {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
         let mut st = self.lock();
-        st.regs.add(fd, (token, interest))?;
+        st.regs.add(fd, (token, interest), own)?;
         st.add(fd, interest);
-        st.set.changed(wake);
+        st.set.changed(&own.wake);
         Ok(())
     }
 
-    fn modify(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        wake: &WakeState,
-    ) -> io::Result<()> {
+    fn modify(&self, fd: RawFd, token: Token, interest: Interest, own: &OwnFds) -> io::Result<()> {
         let mut st = self.lock();
         let entry = st.regs.entry(fd)?;
         let (_, old) = std::mem::replace(entry, (token, interest));
         st.remove(fd, old);
         st.add(fd, interest);
-        st.set.changed(wake);
+        st.set.changed(&own.wake);
         Ok(())
     }
 
-    fn unregister(&self, fd: RawFd, wake: &WakeState) -> io::Result<()> {
+    fn unregister(&self, fd: RawFd, own: &OwnFds) -> io::Result<()> {
         let mut st = self.lock();
         let (_, old) = st.regs.take(fd)?;
         st.remove(fd, old);
-        st.set.changed(wake);
+        st.set.changed(&own.wake);
         Ok(())
     }
 
@@ -257,18 +252,16 @@ impl Driver for Select {
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: &WakeState,
-        timer: Option<RawFd>,
+        watch: Watch,
     ) -> io::Result<bool> {
         events.clear();
         if timeout == Some(Duration::ZERO) {
             // Cannot be woken: the notifier is left out of the sets (one fd less for the
-            // kernel to scan) and a pending wake-up is reported from its flag.
-            self.wait_once(events, timeout, None, None)?;
-            return Ok(notify.is_pending());
+            // kernel to scan; the selector reads a pending wake-up from its flag).
+            return self.wait_once(events, timeout, None, None);
         }
-        match notify.notify_fd().raw_fd() {
-            fd if fd >= FD_SETSIZE => {
+        match watch.notify {
+            Some(fd) if fd >= FD_SETSIZE => {
                 // The notifier cannot be in an fd_set: wait in short slices, checking for
                 // wake-ups between them, until the timeout or readiness.
                 let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -279,13 +272,24 @@ impl Driver for Select {
                     if !events.is_empty() || left.is_some_and(|l| l <= slice) {
                         return Ok(false);
                     }
-                    if notify.notify_fd().is_readable()? {
+                    if crate::sys::poll::readable_now(fd)? {
                         return Ok(true);
                     }
                 }
             }
-            fd => self.wait_once(events, timeout, Some(fd), timer),
+            notify => self.wait_once(events, timeout, notify, watch.timer),
         }
+    }
+
+    fn add_own<'a, T: OwnFd>(
+        &self,
+        _: Token,
+        make: impl FnOnce(&dyn Fn(RawFd) -> bool) -> io::Result<&'a T>,
+    ) -> io::Result<&'a T> {
+        // Waits add it to their copy of the sets; a registration under its number would
+        // report its readiness.
+        let st = self.lock();
+        make(&|n| st.regs.contains(n))
     }
 
     fn adopt(&self, fresh: Select, wake: &WakeState) -> io::Result<()> {
@@ -308,23 +312,24 @@ mod tests {
     #[test]
     fn oversize_fds_fail_the_wait_until_removed() {
         let s = Select::new().unwrap();
-        let w = WakeState::new().unwrap();
+        let w = OwnFds::new();
         s.register(FD_SETSIZE + 5, Token(1), Interest::READABLE, &w)
             .unwrap();
         let mut events = Events::with_capacity(4);
         let err = s
-            .wait(&mut events, Some(Duration::ZERO), &w, None)
+            .wait(&mut events, Some(Duration::ZERO), Watch::default())
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), OUT_OF_RANGE);
         s.unregister(FD_SETSIZE + 5, &w).unwrap();
-        s.wait(&mut events, Some(Duration::ZERO), &w, None).unwrap();
+        s.wait(&mut events, Some(Duration::ZERO), Watch::default())
+            .unwrap();
     }
 
     #[test]
     fn the_except_set_holds_the_priority_registrations() {
         let s = Select::new().unwrap();
-        let w = WakeState::new().unwrap();
+        let w = OwnFds::new();
         assert!(s.lock().except().is_none());
         s.register(3, Token(3), Interest::READABLE | Interest::PRIORITY, &w)
             .unwrap();
@@ -344,7 +349,7 @@ mod tests {
     #[test]
     fn max_fd_is_recomputed() {
         let s = Select::new().unwrap();
-        let w = WakeState::new().unwrap();
+        let w = OwnFds::new();
         for fd in [3, 9, 7] {
             s.register(fd, Token(fd as usize), Interest::READABLE, &w)
                 .unwrap();

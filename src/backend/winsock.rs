@@ -21,7 +21,9 @@
 
 use super::{Registry, UserSpaceSet};
 use crate::event::flags;
+use crate::own::{OwnFds, Watch};
 use crate::sys::winsock::SocketSet;
+#[cfg(windows)]
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, RawSource, Token};
 use std::io;
@@ -78,16 +80,16 @@ impl State {
         socket: RawSource,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
         let pos = self.entries.len() as u32;
-        self.index.add(socket, pos)?;
+        self.index.add(socket, pos, own)?;
         self.entries.push(Entry {
             socket,
             token,
             interest,
         });
-        self.set.changed(wake);
+        self.set.changed(&own.wake);
         Ok(())
     }
 
@@ -96,7 +98,7 @@ impl State {
         socket: RawSource,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
         let pos = *self.index.entry(socket)? as usize;
         self.entries[pos] = Entry {
@@ -104,11 +106,11 @@ impl State {
             token,
             interest,
         };
-        self.set.changed(wake);
+        self.set.changed(&own.wake);
         Ok(())
     }
 
-    fn unregister(&mut self, socket: RawSource, wake: &WakeState) -> io::Result<()> {
+    fn unregister(&mut self, socket: RawSource, own: &OwnFds) -> io::Result<()> {
         let pos = self.index.take(socket)? as usize;
         self.entries.swap_remove(pos);
         if let Some(moved) = self.entries.get(pos).map(|e| e.socket) {
@@ -117,7 +119,7 @@ impl State {
                 *slot = pos as u32;
             }
         }
-        self.set.changed(wake);
+        self.set.changed(&own.wake);
         Ok(())
     }
 
@@ -151,7 +153,12 @@ impl State {
     /// during the wait counts as it is now; one removed is skipped). Stops when `events` is
     /// full; the next wait's scan starts at the socket left out. Returns whether `notify`
     /// was reported.
-    fn collect(&mut self, sets: &mut WaitSets, notify: RawSource, events: &mut Events) -> bool {
+    fn collect(
+        &mut self,
+        sets: &mut WaitSets,
+        notify: Option<RawSource>,
+        events: &mut Events,
+    ) -> bool {
         let n = self.entries.len();
         let start = self.set.scan_start(n);
         let WaitSets {
@@ -194,7 +201,7 @@ impl State {
             }
             events.push(Event::new(entry.token, f));
         }
-        read.contains(notify)
+        notify.is_some_and(|n| read.contains(n))
     }
 }
 
@@ -211,27 +218,36 @@ impl Select {
 
     /// One wait: builds this waiter's sets under the lock, runs `kernel` on them (with the
     /// timeout) without it, and collects the results; returns whether the notifier was
-    /// readable. `kernel` is winsock's `select()`; the tests pass a stand-in.
+    /// readable. The notifier, once made, is in every wait's read set, zero-timeout ones
+    /// included (winsock's `select()` refuses three empty sets); a wait with no socket to
+    /// watch at all (nothing registered, no notifier yet: a zero-timeout one) reports
+    /// nothing without asking the kernel. `kernel` is winsock's `select()`; the tests pass a
+    /// stand-in.
     fn wait_with(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: &WakeState,
-        timer: Option<RawSource>,
+        watch: Watch,
         kernel: impl FnOnce(&mut WaitSets, Option<Duration>) -> io::Result<usize>,
     ) -> io::Result<bool> {
         events.clear();
-        let notify_socket = notify.notify_fd().raw_fd();
         let (mut sets, generation) = {
             let mut st = self.lock();
+            if st.entries.is_empty() && watch.notify.is_none() {
+                return Ok(false);
+            }
             let mut sets = st.spare.pop().unwrap_or_default();
-            st.prepare(&mut sets, std::iter::once(notify_socket).chain(timer));
-            st.set.enter();
+            st.prepare(&mut sets, watch.notify.into_iter().chain(watch.timer));
+            if watch.notify.is_some() {
+                st.set.enter();
+            }
             (sets, st.set.generation)
         };
         let result = kernel(&mut sets, timeout);
         let mut st = self.lock();
-        st.set.leave();
+        if watch.notify.is_some() {
+            st.set.leave();
+        }
         let woken = match result {
             // A socket of our sets is closed (WSAENOTSOCK). If the set changed meanwhile, it
             // was unregistered and then closed, as documented, by another thread: not an
@@ -243,7 +259,7 @@ impl Select {
                 Ok(false)
             }
             Err(e) => Err(e),
-            Ok(_) => Ok(st.collect(&mut sets, notify_socket, events)),
+            Ok(_) => Ok(st.collect(&mut sets, watch.notify, events)),
         };
         st.spare.push(sets);
         woken
@@ -261,9 +277,9 @@ impl super::Driver for Select {
         socket: RawSource,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
-        self.lock().register(socket, token, interest, wake)
+        self.lock().register(socket, token, interest, own)
     }
 
     fn modify(
@@ -271,25 +287,35 @@ impl super::Driver for Select {
         socket: RawSource,
         token: Token,
         interest: Interest,
-        wake: &WakeState,
+        own: &OwnFds,
     ) -> io::Result<()> {
-        self.lock().modify(socket, token, interest, wake)
+        self.lock().modify(socket, token, interest, own)
     }
 
-    fn unregister(&self, socket: RawSource, wake: &WakeState) -> io::Result<()> {
-        self.lock().unregister(socket, wake)
+    fn unregister(&self, socket: RawSource, own: &OwnFds) -> io::Result<()> {
+        self.lock().unregister(socket, own)
     }
 
     fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
-        notify: &WakeState,
-        timer: Option<RawSource>,
+        watch: Watch,
     ) -> io::Result<bool> {
-        self.wait_with(events, timeout, notify, timer, |sets, timeout| {
+        self.wait_with(events, timeout, watch, |sets, timeout| {
             crate::sys::winsock::select(&mut sets.read, &mut sets.write, &mut sets.except, timeout)
         })
+    }
+
+    fn add_own<'a, T: crate::own::OwnFd>(
+        &self,
+        _: Token,
+        make: impl FnOnce(&dyn Fn(RawSource) -> bool) -> io::Result<&'a T>,
+    ) -> io::Result<&'a T> {
+        // Waits add it to their sets; a registration under its number would report its
+        // readiness.
+        let st = self.lock();
+        make(&|n| st.index.contains(n))
     }
 
     fn adopt(&self, fresh: Select, wake: &WakeState) -> io::Result<()> {
@@ -318,9 +344,9 @@ mod tests {
     }
 
     /// A selector with `regs` registered, each under token = socket.
-    fn select_with(regs: &[(RawSource, Interest)]) -> (Select, WakeState) {
+    fn select_with(regs: &[(RawSource, Interest)]) -> (Select, OwnFds) {
         let s = Select::default();
-        let w = WakeState::new().unwrap();
+        let w = OwnFds::with_notifier();
         for &(socket, interest) in regs {
             s.lock()
                 .register(socket, Token(socket as usize), interest, &w)
@@ -332,11 +358,11 @@ mod tests {
     /// One wait whose kernel stand-in leaves `read`, `write` and `except` ready.
     fn wait(
         s: &Select,
-        w: &WakeState,
+        w: &OwnFds,
         events: &mut Events,
         [read, write, except]: [&[RawSource]; 3],
     ) -> io::Result<bool> {
-        s.wait_with(events, None, w, None, |sets, _| {
+        s.wait_with(events, None, w.watch(), |sets, _| {
             sets.read.keep_only(read);
             sets.write.keep_only(write);
             sets.except.keep_only(except);
@@ -421,7 +447,7 @@ mod tests {
         let (s, w) = select_with(&[(100, R), (104, W), (108, W)]);
         let mut events = Events::with_capacity(8);
         let woken = s
-            .wait_with(&mut events, None, &w, None, |sets, _| {
+            .wait_with(&mut events, None, w.watch(), |sets, _| {
                 // Another thread, while this one waits: the waiter is nudged.
                 s.lock().unregister(100, &w).unwrap();
                 s.lock().modify(104, Token(9), R, &w).unwrap();
@@ -445,7 +471,7 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let closed = || Err(io::Error::from_raw_os_error(crate::sys::CLOSED));
         let woken = s
-            .wait_with(&mut events, None, &w, None, |_, _| {
+            .wait_with(&mut events, None, w.watch(), |_, _| {
                 s.lock().unregister(100, &w).unwrap();
                 closed()
             })
@@ -453,7 +479,7 @@ mod tests {
         assert!(!woken && events.is_empty());
         // Closed while still registered: the caller's error (the stdlib's WinError 10038).
         let err = s
-            .wait_with(&mut events, None, &w, None, |_, _| closed())
+            .wait_with(&mut events, None, w.watch(), |_, _| closed())
             .unwrap_err();
         assert_eq!(err.raw_os_error(), Some(crate::sys::CLOSED));
     }
@@ -466,8 +492,7 @@ mod tests {
         s.wait_with(
             &mut events,
             Some(Duration::from_micros(250)),
-            &w,
-            None,
+            w.watch(),
             |_, t| {
                 seen = Some(t);
                 Ok(0)

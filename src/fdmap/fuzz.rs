@@ -5,7 +5,7 @@
 //! sequences against `FdMap` and against an obviously correct model (a `Vec` in insertion
 //! order), checking after every step every observable: `len`, `get`, `get_mut`,
 //! `contains`, `first`, `next_after` (the whole linked list, forwards), `iter` (order,
-//! `size_hint`, `ExactSizeIterator::len`), `Debug`; `drain` and `Drop` are checked for exact
+//! `size_hint`, `ExactSizeIterator::len`), `Debug`; `into_values` and `Drop` are checked for exact
 //! value ownership with drop-counting values (no double drop, no leak).
 //!
 //! The fd distributions aim at the representation's edges: small dense fds, fds right around
@@ -178,9 +178,10 @@ impl Harness {
                 );
             }
             90 => {
-                // drain: every value returned once, in order, map emptied
+                // into_values: every value returned once, in order, map emptied
                 if self.rng.below(20) == 0 {
-                    let drained: Vec<u64> = self.map.drain().into_iter().map(|v| v.id).collect();
+                    let map = std::mem::take(&mut self.map);
+                    let drained: Vec<u64> = map.into_values().map(|v| v.id).collect();
                     let want: Vec<u64> = self.model.drain(..).map(|e| e.1).collect();
                     assert_eq!(drained, want, "drain {}", self.ctx());
                     assert_eq!(self.live.get(), 0, "drain leaked {}", self.ctx());

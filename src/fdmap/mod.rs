@@ -190,8 +190,8 @@ impl<T> FdMap<T> {
     }
 
     /// The first fd in insertion order.
-    // The ordered walk (`first`, `next_after`) and `drain` serve the Python layer: the live
-    // `get_map()` view and `close()`.
+    // The ordered walk (`first`, `next_after`) and `into_values` serve the Python layer: the
+    // live `get_map()` view and `close()`.
     #[cfg(any(all(test, unix), feature = "python"))]
     pub(crate) fn first(&self) -> Option<RawSource> {
         (self.head != NIL).then_some(self.head as RawSource)
@@ -213,27 +213,32 @@ impl<T> FdMap<T> {
         }
     }
 
-    /// Removes every entry, returning the values in insertion order.
+    /// Every value, in insertion order, the map consumed (no allocation: for releasing a
+    /// selector's keys in the order the stdlib's dict releases them).
     #[cfg(any(all(test, unix), feature = "python"))]
-    pub(crate) fn drain(&mut self) -> Vec<T> {
-        let mut out = Vec::with_capacity(self.len);
-        let mut cursor = self.head;
-        let mut dense = std::mem::take(&mut self.dense);
-        let mut sparse = std::mem::take(&mut self.sparse);
-        self.sparse_floor = NIL;
-        while cursor != NIL {
-            let entry = match dense.get_mut(cursor as usize) {
-                Some(slot) => slot.take(),
-                None => sparse.remove(&cursor),
-            }
-            .expect("FdMap invariant: linked fd has an entry");
-            cursor = entry.next;
-            out.push(entry.value);
-        }
-        self.head = NIL;
-        self.tail = NIL;
-        self.len = 0;
-        out
+    pub(crate) fn into_values(self) -> IntoValues<T> {
+        IntoValues { map: self }
+    }
+}
+
+/// The values of an [`FdMap`] in insertion order, from [`FdMap::into_values`]; those not
+/// taken are dropped with it.
+#[cfg(any(all(test, unix), feature = "python"))]
+pub(crate) struct IntoValues<T> {
+    map: FdMap<T>,
+}
+
+#[cfg(any(all(test, unix), feature = "python"))]
+impl<T> Iterator for IntoValues<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let fd = self.map.first()?;
+        self.map.remove(fd)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.map.len, Some(self.map.len))
     }
 }
 
@@ -384,7 +389,7 @@ mod tests {
                 assert_eq!(m.len(), index.len());
             }
         }
-        let drained = m.drain();
+        let drained: Vec<u64> = std::mem::take(&mut m).into_values().collect();
         assert_eq!(
             drained,
             model(&order).iter().map(|e| e.1).collect::<Vec<_>>()

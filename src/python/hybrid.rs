@@ -56,7 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 ///     assert_eq!(native.backend(), rselectors::Backend::Poll);
 ///
 ///     // Wake the Python select() from another thread.
-///     let waker = native.waker();
+///     let waker = native.waker()?;
 ///     std::thread::spawn(move || waker.wake().unwrap());
 ///     let ready = selector.call_method1("select", (30.0,))?; // returns at once, empty
 ///     assert!(!ready.is_truthy()?);

@@ -50,8 +50,6 @@ pub(crate) struct Table {
     fork_generation: u64,
     /// The next registration's generation (see [`token`]).
     next_gen: u32,
-    /// A reusable event buffer for `select` (a concurrent select allocates its own).
-    events: Option<Events>,
     /// Kernel tokens of the last select's events that matched no live registration.
     last_stale: Vec<Token>,
 }
@@ -108,15 +106,28 @@ impl From<std::io::Error> for SelectError {
     }
 }
 
-/// An event buffer for `select` with no limit of its own: the backend returns every event
-/// it has (epoll sizes its buffer by the registrations the kernel holds, stale ones of dup'ed
-/// fds closed without unregister included, so those never crowd out live ones).
-fn events_for(events: Option<Events>) -> Events {
-    events.unwrap_or_else(|| {
+thread_local! {
+    /// This thread's event buffer for `select`, shared by every selector (a selector made
+    /// per wait allocates none); taken out while in use, so a select re-entered on this
+    /// thread (from a signal handler) allocates its own.
+    static EVENTS: std::cell::Cell<Option<Events>> = const { std::cell::Cell::new(None) };
+}
+
+/// This thread's event buffer, or a new one: with no limit of its own, the backend returns
+/// every event it has (epoll sizes its buffer by the registrations the kernel holds, stale
+/// ones of dup'ed fds closed without unregister included, so those never crowd out live
+/// ones). Give it back with [`keep_events`].
+fn take_events() -> Events {
+    EVENTS.take().unwrap_or_else(|| {
         let mut events = Events::with_capacity(1);
         events.set_capacity(usize::MAX);
         events
     })
+}
+
+/// Gives an event buffer back to this thread, for its next select.
+fn keep_events(events: Events) {
+    EVENTS.set(Some(events));
 }
 
 /// Appends `(key, events)` for each event of a live registration: an fd still registered,
@@ -149,6 +160,16 @@ fn collect_ready(
     stale
 }
 
+/// Keys taken out of the table (by `close()` or the GC's `__clear__`), released when this
+/// drops, after the lock, in registration order (as the stdlib's dict releases them).
+pub(crate) struct Released(FdMap<Slot>);
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.0).into_values().for_each(drop);
+    }
+}
+
 /// A selector's state, shared by the selector object and its `get_map()` view.
 pub(crate) struct Inner {
     pub(crate) backend: Backend,
@@ -166,7 +187,6 @@ impl Inner {
                 version: 0,
                 fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
                 next_gen: 0,
-                events: None,
                 last_stale: Vec::new(),
             }),
             closed: AtomicBool::new(false),
@@ -448,22 +468,19 @@ impl Inner {
     /// and the key lookups.
     pub(crate) fn select_now(&self, py: Python<'_>, ready: &mut ReadyKeys) -> PyResult<()> {
         let mut table = self.lock();
-        self.kernel(&mut table)?;
-        // The buffer stays in the table (no other thread can take it while the lock is held).
-        let t = &mut *table;
-        let Some(core) = t.core.as_ref() else {
-            return Err(errors::kernel_object_closed(self.backend));
-        };
-        let events = t.events.get_or_insert_with(|| events_for(None));
-        let selected = core.select(events, Some(Duration::ZERO));
-        if selected.is_ok() {
-            let stale = collect_ready(py, &t.slots, events, ready);
+        let mut events = take_events();
+        let selected = self
+            .kernel(&mut table)
+            .map(|core| core.select(&mut events, Some(Duration::ZERO)));
+        if let Ok(Ok(())) = selected {
+            let stale = collect_ready(py, &table.slots, &events, ready);
             if !stale.is_empty() {
                 self.note_stale(&mut table, stale);
             }
         }
         drop(table);
-        match selected {
+        keep_events(events);
+        match selected? {
             Ok(()) => Ok(()),
             // A zero-timeout wait does not sleep, so this is all but impossible; if it
             // happens, run the handlers (without the lock) and report nothing, as the stdlib
@@ -485,8 +502,7 @@ impl Inner {
         loop {
             let (core, mut events) = {
                 let mut table = self.lock();
-                let core = self.kernel(&mut table)?.clone();
-                (core, events_for(table.events.take()))
+                (self.kernel(&mut table)?.clone(), take_events())
             };
             let waited = py.detach(|| {
                 core.select_retry(&mut events, deadline.remaining(), || {
@@ -505,8 +521,8 @@ impl Inner {
                     again = ready.is_empty() && !events.woken() && !deadline.expired();
                 }
             }
-            table.events = Some(events);
             drop(table);
+            keep_events(events);
             waited.map_err(|SelectError(e)| e)?;
             if !again {
                 return Ok(());
@@ -527,18 +543,21 @@ impl Inner {
 
     /// Marks the selector closed and takes out what it holds: the native selector and the
     /// keys (for the caller to release without the lock).
-    pub(crate) fn close(&self) -> (Option<Arc<Selector>>, Vec<Slot>) {
+    pub(crate) fn close(&self) -> (Option<Arc<Selector>>, Released) {
         let mut table = self.lock();
         self.closed.store(true, Ordering::Release);
         table.version += 1;
-        (table.core.take(), table.slots.drain())
+        (
+            table.core.take(),
+            Released(std::mem::take(&mut table.slots)),
+        )
     }
 
     /// Forgets every key (for the garbage collector's `__clear__`).
-    pub(crate) fn clear(&self) -> Vec<Slot> {
+    pub(crate) fn clear(&self) -> Released {
         let mut table = self.lock();
         table.version += 1;
-        table.slots.drain()
+        Released(std::mem::take(&mut table.slots))
     }
 
     /// Whether `modify()` that changes events re-inserts the key at the end of the map with

@@ -117,6 +117,7 @@ pub(crate) mod poll;
 #[cfg(unix)]
 pub(crate) mod select;
 pub(crate) mod time;
+#[cfg(epoll_available)]
 pub(crate) mod timer;
 // The fd_set format and timeouts are built everywhere (and tested on Linux); the call is
 // gated inside.

@@ -63,13 +63,14 @@ impl NotifyFd {
         self.read.as_raw_fd()
     }
 
-    /// Whether `fd` is one of this notifier's fds (the eventfd, or either end of the pipe).
-    pub(crate) fn owns(&self, fd: RawFd) -> bool {
-        #[cfg(not(epoll_available))]
-        if fd == self.write.as_raw_fd() {
-            return true;
-        }
-        fd == self.read.as_raw_fd()
+    /// This notifier's fds: the eventfd, or both ends of the pipe.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = RawFd> {
+        let fds = [
+            Some(self.read.as_raw_fd()),
+            #[cfg(not(epoll_available))]
+            Some(self.write.as_raw_fd()),
+        ];
+        fds.into_iter().flatten()
     }
 
     /// Makes the fd readable. A full pipe or saturated counter is already readable, so
@@ -89,15 +90,9 @@ impl NotifyFd {
     }
 
     /// Whether a notification is pending (a zero-timeout `poll` of the fd).
+    #[cfg(test)]
     pub(crate) fn is_readable(&self) -> io::Result<bool> {
-        let mut fds = [super::poll::pollfd(self.raw_fd(), super::poll::POLLIN)];
-        loop {
-            match super::poll::poll(&mut fds, Some(std::time::Duration::ZERO)) {
-                Ok(n) => return Ok(n > 0),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        super::poll::readable_now(self.raw_fd())
     }
 
     /// Consumes all pending notifications so the fd is no longer readable.
@@ -155,10 +150,10 @@ impl NotifyFd {
         std::os::windows::io::AsRawSocket::as_raw_socket(&self.read)
     }
 
-    /// Whether `socket` is one of this notifier's two sockets.
-    pub(crate) fn owns(&self, socket: super::RawSource) -> bool {
+    /// This notifier's two sockets.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = super::RawSource> {
         use std::os::windows::io::AsRawSocket;
-        socket == self.read.as_raw_socket() || socket == self.write.as_raw_socket()
+        [self.read.as_raw_socket(), self.write.as_raw_socket()].into_iter()
     }
 
     /// Makes the read socket readable: one `send` of one byte. A full buffer is already

@@ -65,3 +65,15 @@ pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<
     let n = syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms))?;
     Ok(n as usize)
 }
+
+/// Whether `fd` is readable now (a zero-timeout `poll` of it, retried on EINTR).
+pub(crate) fn readable_now(fd: i32) -> io::Result<bool> {
+    let mut fds = [pollfd(fd, POLLIN)];
+    loop {
+        match poll(&mut fds, Some(Duration::ZERO)) {
+            Ok(n) => return Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

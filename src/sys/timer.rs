@@ -1,26 +1,21 @@
-//! A slack-free timer for sub-millisecond waits: a `timerfd` on Linux and Android.
+//! A slack-free timer for sub-millisecond waits: a `timerfd` (Linux and Android only; other
+//! systems have no such timer and wait on the kernel's own timeout).
 //!
 //! The kernel lets the timeout of `epoll_pwait2`, `ppoll` and `pselect` fire up to the
 //! thread's timer slack late (50 µs by default), which is most of a sub-millisecond wait; a
-//! timerfd's expiry has no slack. Elsewhere there is no such timer and [`Timer::fd`] is
-//! `None`.
+//! timerfd's expiry has no slack.
 
-use super::RawSource;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-#[cfg(epoll_available)]
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-/// A one-shot monotonic timer whose fd is readable once it expires (Linux), or nothing.
+/// A one-shot monotonic timer whose fd is readable once it expires.
 #[derive(Debug)]
 pub(crate) struct Timer {
-    #[cfg(epoll_available)]
     fd: OwnedFd,
 }
 
 impl Timer {
-    #[cfg(epoll_available)]
     pub(crate) fn new() -> io::Result<Timer> {
         // SAFETY: timerfd_create takes no pointers.
         let fd = syscall!(timerfd_create(
@@ -32,46 +27,23 @@ impl Timer {
         Ok(Timer { fd })
     }
 
-    #[cfg(not(epoll_available))]
-    pub(crate) fn new() -> io::Result<Timer> {
-        Ok(Timer {})
+    /// The fd to watch for readability.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
     }
 
-    /// The fd to watch for readability, where there is a timer.
-    pub(crate) fn fd(&self) -> Option<RawSource> {
-        #[cfg(epoll_available)]
-        return Some(self.fd.as_raw_fd());
-        #[cfg(not(epoll_available))]
-        None
-    }
-
-    /// Starts the timer: its fd becomes readable `after` from now (at least 1 ns). Returns
-    /// `false` where there is no timer.
-    pub(crate) fn arm(&self, after: Duration) -> io::Result<bool> {
-        #[cfg(epoll_available)]
-        {
-            let value = super::time::timespec(after.max(Duration::from_nanos(1)));
-            self.set(value)?;
-            Ok(true)
-        }
-        #[cfg(not(epoll_available))]
-        {
-            let _ = after;
-            Ok(false)
-        }
+    /// Starts the timer: its fd becomes readable `after` from now (at least 1 ns).
+    pub(crate) fn arm(&self, after: Duration) -> io::Result<()> {
+        self.set(super::time::timespec(after.max(Duration::from_nanos(1))))
     }
 
     /// Stops the timer and clears an expiry it had: its fd is no longer readable.
     pub(crate) fn disarm(&self) -> io::Result<()> {
-        #[cfg(epoll_available)]
-        return self.set(super::time::timespec(Duration::ZERO));
-        #[cfg(not(epoll_available))]
-        Ok(())
+        self.set(super::time::timespec(Duration::ZERO))
     }
 
     /// `timerfd_settime` with a one-shot relative `value` (zero disarms). Setting the timer
     /// also resets its expiry count, so the fd is not readable until `value` passes.
-    #[cfg(epoll_available)]
     fn set(&self, value: libc::timespec) -> io::Result<()> {
         let spec = libc::itimerspec {
             it_interval: super::time::timespec(Duration::ZERO),
@@ -88,14 +60,14 @@ impl Timer {
     }
 }
 
-#[cfg(all(test, epoll_available))]
+#[cfg(test)]
 mod tests {
     use super::Timer;
     use crate::sys::poll::{self, POLLIN};
     use std::time::{Duration, Instant};
 
     fn readable(t: &Timer, wait: Duration) -> bool {
-        let mut fds = [poll::pollfd(t.fd().unwrap(), POLLIN)];
+        let mut fds = [poll::pollfd(t.fd(), POLLIN)];
         poll::poll(&mut fds, Some(wait)).unwrap() == 1
     }
 
@@ -104,7 +76,7 @@ mod tests {
         let t = Timer::new().unwrap();
         assert!(!readable(&t, Duration::ZERO));
         let start = Instant::now();
-        assert!(t.arm(Duration::from_micros(200)).unwrap());
+        t.arm(Duration::from_micros(200)).unwrap();
         assert!(readable(&t, Duration::from_secs(5)));
         assert!(start.elapsed() >= Duration::from_micros(200));
         t.disarm().unwrap();

@@ -107,7 +107,9 @@ fn on_ticks(
 fn wake_after(selector: &Bound<'_, PyAny>, delay: f64) -> PyResult<()> {
     let delay = Duration::try_from_secs_f64(delay)
         .map_err(|e| PyValueError::new_err(format!("invalid delay: {e}")))?;
-    let waker = native_selector(selector)?.waker();
+    let waker = native_selector(selector)?
+        .waker()
+        .map_err(PyErr::from)?;
     thread::spawn(move || {
         thread::sleep(delay);
         // Fails only if the notifier's fd is gone; nothing to report to from here.
