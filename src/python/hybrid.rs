@@ -606,6 +606,39 @@ mod tests {
         });
     }
 
+    /// The events mask the kernel holds for `fd` in an epoll selector's set (fdinfo).
+    #[cfg(epoll_available)]
+    fn epoll_mask(selector: &Bound<'_, PyAny>, fd: i32) -> PyResult<Option<u32>> {
+        let epfd: i32 = selector.call_method0("fileno")?.extract()?;
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{epfd}"))?;
+        Ok(info.lines().find_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            (words.first() == Some(&"tfd:") && words.get(1)?.parse::<i32>().ok()? == fd)
+                .then(|| u32::from_str_radix(words.get(3)?, 16).ok())?
+        }))
+    }
+
+    #[cfg(epoll_available)]
+    #[test]
+    fn an_exclusive_interest_makes_an_exclusive_registration() {
+        with_py(|py| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let fd = listener.as_raw_fd();
+            let selector = py.get_type::<super::super::EpollSelector>().call0()?;
+            let interest = Interest::READABLE | Interest::EXCLUSIVE;
+            let key = register_callback(&selector, fd, interest, |_| Ok(()))?;
+            assert_eq!(key.getattr("events")?.extract::<u8>()?, 1);
+            let mask = epoll_mask(&selector, fd)?.expect("registered");
+            assert_ne!(mask & libc::EPOLLEXCLUSIVE as u32, 0, "{mask:#x}");
+            // A stdlib selector has no such keyword: its own TypeError, nothing registered.
+            let theirs = py.import("selectors")?.getattr("EpollSelector")?.call0()?;
+            let err = register_callback(&theirs, fd, interest, |_| Ok(())).unwrap_err();
+            assert!(err.is_instance_of::<PyTypeError>(py), "{err}");
+            assert_eq!(theirs.call_method0("get_map")?.len()?, 0);
+            Ok(())
+        });
+    }
+
     #[test]
     fn install_extension_module_is_idempotent_and_refuses_a_foreign_module() {
         with_py(|py| {
