@@ -10,14 +10,14 @@ from . import EVENT_READ as EVENT_READ
 from . import EVENT_WRITE as EVENT_WRITE
 from . import SelectorKey
 from . import SelectSelector as SelectSelector
-from . import _BaseSelectorImpl as _BaseSelectorImpl
+from . import _NativeSelectorImpl as _NativeSelectorImpl
 
 __all__ = [
     "EVENT_READ",
     "EVENT_WRITE",
     "SelectSelector",
-    "_BaseSelectorImpl",
-    "_SelectorMapping",
+    "_NativeSelectorImpl",
+    "_NativeSelectorMapping",
     "_SelectorMappingIterator",
     "__version__",
     "_features",
@@ -43,7 +43,7 @@ if sys.platform != "win32" and sys.platform != "linux":
 __version__: str
 
 @final
-class _SelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
+class _NativeSelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
     def __getitem__(self, fileobj: FileDescriptorLike, /) -> SelectorKey: ...
     def __iter__(self) -> Iterator[FileDescriptorLike]: ...
     def __len__(self) -> int: ...
