@@ -152,7 +152,9 @@ def install():
     Not reached: names bound earlier, selectors and loops that already exist, and modules that
     bind a concrete selector class at import (``subprocess``, ``socketserver``,
     ``multiprocessing.connection``); the ``rselectors._install`` module doc has the details.
-    Idempotent; :func:`uninstall` undoes it.
+    Idempotent; :func:`uninstall` undoes it. Raises ``RuntimeError``, changing nothing, in a
+    process monkey-patched for green threads (gevent, eventlet), whose cooperative selectors
+    rselectors' would block.
     """
     global _original
     found = _patches()
