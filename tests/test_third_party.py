@@ -7,10 +7,14 @@ both sets of counts are printed.
 - trio-asyncio 0.16.0 (its ``_TrioSelector`` subclasses ``_BaseSelectorImpl``): its own tests,
   ``tests/`` without ``tests/python``. With ``-m soak``, also ``tests/python``: CPython's
   ``test.test_asyncio`` run on trio-asyncio's loop (about 2,500 tests, minutes per run).
+  0.16.0 (the latest) subclasses ``asyncio.events.BaseDefaultEventLoopPolicy``, which CPython
+  3.14 removed: it cannot be imported there, so the test skips (saying so) from 3.14 on.
 - asynctest 0.13.0 (its ``TestSelector`` subclasses ``_BaseSelectorImpl``, writes
-  ``_fd_to_key`` and overrides ``_fileobj_lookup``): its ``test/`` package. asynctest uses
-  ``asyncio.coroutine``, which CPython 3.11 removed: it cannot be imported there even on the
-  stdlib, so the test runs on 3.9 and 3.10 and skips (saying so) from 3.11 on.
+  ``_fd_to_key`` and overrides ``_fileobj_lookup``): its ``test`` package, with unittest as
+  asynctest runs it (``_cpython_runner.py``). asynctest uses ``asyncio.coroutine``, which
+  CPython 3.11 removed: it cannot be imported there even on the stdlib, so the test runs on
+  3.9 and 3.10 and skips (saying so) from 3.11 on. On 3.9 and 3.10 a part of its suite fails
+  on the stdlib too (it was last released for 3.8): the same tests must fail swapped in.
 
 The suites come from their PyPI sdists, installed with their dependencies into a venv of the
 running interpreter under ``target/third-party/`` (kept for re-runs); the module under test is
@@ -50,7 +54,7 @@ SUITE_REQUIREMENTS = ["pytest>=8.4,<9", "pytest-trio"]
 
 #: Runs pytest with ``argv[1]`` in ``sys.modules["selectors"]`` (``selectors``: the stdlib),
 #: before pytest (which imports subprocess, which imports selectors) or anything else.
-RUNNER = textwrap.dedent(
+PYTEST_RUNNER = textwrap.dedent(
     """
     import importlib, sys
     target = sys.argv[1]
@@ -148,11 +152,12 @@ def _outcomes(junit):
     return result
 
 
-def _run_suite(python, target, cwd, args, timeout):
+def _run_pytest(python, target, cwd, args, timeout):
+    """pytest ``args`` in ``cwd`` with ``target`` as ``selectors``: the outcome of each test."""
     junit = WORK / f"junit-{os.getpid()}-{target}.xml"
     start = time.monotonic()
     proc = subprocess.run(
-        [str(python), "-c", RUNNER, target, "-p", "no:cacheprovider", "-q",
+        [str(python), "-c", PYTEST_RUNNER, target, "-p", "no:cacheprovider", "-q",
          f"--junitxml={junit}", *args],
         cwd=cwd,
         capture_output=True,
@@ -166,22 +171,50 @@ def _run_suite(python, target, cwd, args, timeout):
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     outcomes = _outcomes(junit)
     junit.unlink()
-    return {"target": target, "outcomes": outcomes, "seconds": seconds,
-            "returncode": proc.returncode, "tail": proc.stdout[-6000:] + proc.stderr[-3000:]}
+    values = list(outcomes.values())
+    counts = f"tests={len(values)} " + " ".join(
+        f"{k}={values.count(k)}" for k in ("passed", "failed", "error", "skipped"))
+    return {"target": target, "outcomes": outcomes, "seconds": seconds, "counts": counts,
+            "tail": proc.stdout[-6000:] + proc.stderr[-3000:]}
+
+
+def _run_unittest(python, target, cwd, modules, timeout):
+    """unittest on ``modules`` (importable from ``cwd``) with ``target`` as ``selectors``,
+    through the CPython suites' runner: the outcome of each test (a failed subtest counts as
+    a failed test of its own)."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(python), str(Path(__file__).with_name("_cpython_runner.py")), target, *modules],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(cwd)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    seconds = round(time.monotonic() - start, 1)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        pytest.fail(f"the suite on {target} crashed (rc={proc.returncode}):\n"
+                    f"{proc.stderr[-6000:]}")
+    summary = json.loads(lines[-1][len("RESULT "):])
+    outcomes = {test_id: "passed" for test_id in summary["ran_ids"]}
+    outcomes.update({test_id: "skipped" for test_id in summary["skipped_ids"]})
+    outcomes.update({test_id: "failed" for test_id in summary["failed_ids"]})
+    counts = " ".join(f"{k}={summary[k]}" for k in ("ran", "failures", "errors", "skipped"))
+    return {"target": target, "outcomes": outcomes, "seconds": seconds, "counts": counts,
+            "tail": proc.stderr[-6000:]}
 
 
 def _counts(run):
-    values = list(run["outcomes"].values())
-    counts = {k: values.count(k) for k in ("passed", "failed", "error", "skipped")}
-    return (f"{run['target']:>10}: tests={len(values)} " + " ".join(
-        f"{k}={v}" for k, v in counts.items()) + f" time={run['seconds']}s")
+    return f"{run['target']:>10}: {run['counts']} time={run['seconds']}s"
 
 
-def _compare(title, python, cwd, args, capsys, timeout=900):
-    """Runs the suite on the stdlib, then swapped; prints both counts; asserts the same
-    outcome for every test."""
-    std = _run_suite(python, "selectors", cwd, args, timeout)
-    ours = _run_suite(python, TARGET_NAME, cwd, args, timeout)
+def _compare(title, run, python, cwd, args, capsys, timeout=900):
+    """Runs the suite (``run``: _run_pytest or _run_unittest) on the stdlib, then swapped;
+    prints both counts; asserts the same outcome for every test."""
+    std = run(python, "selectors", cwd, args, timeout)
+    ours = run(python, TARGET_NAME, cwd, args, timeout)
     with capsys.disabled():
         sys.stdout.write(f"\n[third-party] {title}, Python {sys.version.split()[0]}\n"
                          f"  {_counts(std)}\n  {_counts(ours)}\n")
@@ -204,16 +237,27 @@ def suite_python():
     return _suite_env()
 
 
+def _importable(python, source, module, requirement):
+    """Skip, with the error, if ``module`` cannot be imported on the stdlib here."""
+    imported = subprocess.run([str(python), "-c", f"import {module}"], cwd=source,
+                              capture_output=True, text=True, timeout=120, check=False)
+    if imported.returncode:
+        pytest.skip(f"{requirement} cannot be imported on Python {sys.version.split()[0]}, on "
+                    f"the stdlib either: {imported.stderr.strip().splitlines()[-1]}")
+
+
 def _trio_asyncio(suite_python):
     source = _sdist(suite_python, TRIO_ASYNCIO)
     _install(suite_python, TRIO_ASYNCIO)
+    # 3.14 removed asyncio.events.BaseDefaultEventLoopPolicy, which 0.16.0 subclasses.
+    _importable(suite_python, source, "trio_asyncio", TRIO_ASYNCIO)
     return source
 
 
 def test_trio_asyncio_suite(suite_python, capsys):
     source = _trio_asyncio(suite_python)
-    std, _ = _compare("trio-asyncio 0.16.0: tests/ without tests/python", suite_python, source,
-                      ["tests", "--ignore=tests/python"], capsys)
+    std, _ = _compare("trio-asyncio 0.16.0: tests/ without tests/python", _run_pytest,
+                      suite_python, source, ["tests", "--ignore=tests/python"], capsys)
     assert len(std["outcomes"]) >= 100
 
 
@@ -222,19 +266,16 @@ def test_trio_asyncio_suite_with_cpython_test_asyncio(suite_python, capsys):
     """tests/python too: CPython's test.test_asyncio on trio-asyncio's loop (needs CPython's
     test package installed; trio-asyncio's conftest warns and leaves it out otherwise)."""
     source = _trio_asyncio(suite_python)
-    std, _ = _compare("trio-asyncio 0.16.0: tests/ with tests/python", suite_python, source,
-                      ["tests"], capsys, timeout=1700)
+    std, _ = _compare("trio-asyncio 0.16.0: tests/ with tests/python", _run_pytest,
+                      suite_python, source, ["tests"], capsys, timeout=1700)
     assert len(std["outcomes"]) >= 100
 
 
 def test_asynctest_suite(suite_python, capsys):
     source = _sdist(suite_python, ASYNCTEST)
     _install(suite_python, ASYNCTEST)
-    # On the stdlib: asynctest 0.13.0 uses asyncio.coroutine, which CPython 3.11 removed.
-    imported = subprocess.run([str(suite_python), "-c", "import asynctest"], cwd=source,
-                              capture_output=True, text=True, timeout=120, check=False)
-    if imported.returncode:
-        pytest.skip(f"asynctest 0.13.0 cannot be imported on Python {sys.version.split()[0]}, "
-                    f"on the stdlib either: {imported.stderr.strip().splitlines()[-1]}")
-    std, _ = _compare("asynctest 0.13.0: test/", suite_python, source, ["test"], capsys)
+    # 0.13.0 uses asyncio.coroutine, which CPython 3.11 removed.
+    _importable(suite_python, source, "asynctest", ASYNCTEST)
+    std, _ = _compare("asynctest 0.13.0: test (unittest)", _run_unittest, suite_python,
+                      source, ["test"], capsys)
     assert len(std["outcomes"]) >= 100
