@@ -414,7 +414,7 @@ def polling_subclass(base):
             poller = select_module.poll()
             for fd, key in self.get_map().items():
                 poller.register(
-                    fd,
+                    int(fd),  # (True, a registered "fd", is 1; 3.14+ warns about a bool)
                     (select_module.POLLIN if key.events & EVENT_READ else 0)
                     | (select_module.POLLOUT if key.events & EVENT_WRITE else 0),
                 )
