@@ -85,7 +85,7 @@ def _suite_env():
     # one per interpreter installation (a chroot's python3.9 is not the host's)
     where = hashlib.sha256(os.path.realpath(sys.base_prefix).encode()).hexdigest()[:8]
     home = WORK / f"{sys.implementation.cache_tag}-{where}"
-    python = home / "bin" / "python"
+    python = home / "Scripts" / "python.exe" if os.name == "nt" else home / "bin" / "python"
     works = python.exists() and subprocess.run(
         [str(python), "-c", "pass"], capture_output=True, check=False).returncode == 0
     if not works:
