@@ -71,7 +71,6 @@ tests are skipped with RSELECTORS_UNDER_TEST=selectors.
 """
 
 import bisect
-import faulthandler
 import gc
 import itertools
 import os
@@ -85,7 +84,7 @@ import weakref
 import pytest
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, open_fds, socketpair
 
-from ._reliability import is_panic, record, soak_count
+from ._reliability import is_panic, join_all, record, soak_count
 
 pytestmark = pytest.mark.fixes_stdlib(
     "thread safety: every method from many threads on one selector"
@@ -423,13 +422,8 @@ class Worker(threading.Thread):
 
 
 def _join(threads, timeout, what):
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    stuck = [t.name for t in threads if t.is_alive()]
-    if stuck:
-        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-        pytest.fail(f"{what}: threads still running after {timeout} s: {stuck}")
+    """Joins the ``Worker``s (see ``join_all``), then raises the first one's error."""
+    join_all(threads, timeout, what)
     for t in threads:
         if t.error is not None:
             if is_panic(t.error):
