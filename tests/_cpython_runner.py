@@ -1,12 +1,12 @@
-"""Run a CPython test module (unittest) with the module under test in place of ``selectors``.
+"""Run a test module (unittest) with the module under test in place of ``selectors``: CPython's
+own (tests/test_cpython_suites.py) or a third-party package's (tests/test_third_party.py).
 
 Usage: python _cpython_runner.py TARGET TEST_MODULE [TEST_MODULE...] [--exclude ID]...
 
 TARGET is the module to put in ``sys.modules["selectors"]`` before anything imports asyncio
 or the tests (``selectors`` = the stdlib itself). The last line printed is
 ``RESULT {json}`` with the counts and the id of every test that ran, was skipped (with its
-reason) or failed, used by tests/test_cpython_suites.py to compare a run on rselectors with
-one on the stdlib.
+reason) or failed, used to compare a run on rselectors with one on the stdlib.
 """
 
 import argparse

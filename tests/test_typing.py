@@ -132,7 +132,7 @@ def test_mypy_reports_misuse_through_the_stubs(mypy, tmp_path):
     proc = mypy("--strict", "--cache-dir", str(tmp_path / "cache"), str(bad), cwd=str(tmp_path))
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
-    assert 'Argument 2 to "register" of "_BaseSelectorImpl" has incompatible type "str"' in out
+    assert 'Argument 2 to "register" of "_NativeSelectorImpl" has incompatible type "str"' in out
     assert "list[tuple[" in out  # select()'s return type in the assignment error
     assert 'Too many arguments for "wakeup"' in out
     assert '"SelectorEventLoop"' in out

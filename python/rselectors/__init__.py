@@ -10,6 +10,7 @@ On Windows, as in the stdlib, there is ``SelectSelector`` alone (winsock's ``sel
 only), and it is ``DefaultSelector``.
 """
 
+import selectors as _stdlib
 from abc import abstractmethod as _abstractmethod
 from collections.abc import Mapping as _Mapping
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
@@ -19,8 +20,8 @@ from ._rselectors import (
     EVENT_HANGUP,
     EVENT_PRIORITY,
     SelectSelector,
-    _BaseSelectorImpl,
-    _SelectorMapping,
+    _NativeSelectorImpl,
+    _NativeSelectorMapping,
 )
 
 __version__ = _rselectors.__version__
@@ -68,9 +69,22 @@ class WakeableSelector(BaseSelector):
 # Native classes are virtual subclasses of the stdlib ABCs, so isinstance() checks written
 # for the stdlib (asyncio's among them) accept them, and of WakeableSelector.
 # (BaseSelector.register is the abstract selector method, so call the metaclass's register.)
-type(BaseSelector).register(BaseSelector, _BaseSelectorImpl)
-type(WakeableSelector).register(WakeableSelector, _BaseSelectorImpl)
-_Mapping.register(_SelectorMapping)
+type(BaseSelector).register(BaseSelector, _NativeSelectorImpl)
+type(WakeableSelector).register(WakeableSelector, _NativeSelectorImpl)
+_Mapping.register(_NativeSelectorMapping)
+
+# The stdlib's private helpers that Python code subclasses, builds or patches, reached through
+# rselectors as the stdlib's own objects (so `import rselectors as selectors`, or rselectors in
+# sys.modules["selectors"], keeps such code working): `_BaseSelectorImpl` (subclassed by
+# selectors that get their readiness elsewhere: trio-asyncio, asynctest, GLib and zmq loops),
+# `_PollLikeSelector` (patched: aiopg's documented workaround), `_SelectorMapping` (built by
+# such subclasses), `_fileobj_to_fd`. Patching them changes the stdlib's classes, as it would
+# without rselectors; the native classes are not their subclasses, real or virtual: an
+# isinstance() check against them is a promise of private attributes (`_fd_to_key`,
+# `_selector`, ...) that the native classes do not have.
+for _name in ("_BaseSelectorImpl", "_PollLikeSelector", "_SelectorMapping", "_fileobj_to_fd"):
+    if hasattr(_stdlib, _name):
+        globals()[_name] = getattr(_stdlib, _name)
 
 
 def _can_use(cls):

@@ -4,11 +4,13 @@
 # exclusive=, the asyncio helpers, install()/uninstall()).
 import sys
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from selectors import EVENT_READ as EVENT_READ
 from selectors import EVENT_WRITE as EVENT_WRITE
 from selectors import BaseSelector as BaseSelector
 from selectors import SelectorKey as SelectorKey
+from selectors import _BaseSelectorImpl as _BaseSelectorImpl
+from selectors import _PollLikeSelector as _PollLikeSelector
 from typing import Any, Final
 
 from _typeshed import FileDescriptorLike, Unused
@@ -64,8 +66,20 @@ class WakeableSelector(BaseSelector):
         wake-up; does nothing once the selector is closed. (rselectors extension.)
         """
 
+# The stdlib's private helpers, re-exported as they are (typeshed types the first two; the
+# other two are typed here as the stdlib defines them).
+class _SelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
+    def __init__(self, selector: _BaseSelectorImpl) -> None: ...
+    def __getitem__(self, fileobj: FileDescriptorLike) -> SelectorKey: ...
+    def __iter__(self) -> Iterator[FileDescriptorLike]: ...
+    def __len__(self) -> int: ...
+
+def _fileobj_to_fd(fileobj: FileDescriptorLike) -> int: ...
+
+# The native base of the selector classes below (not a subclass of the stdlib's
+# _BaseSelectorImpl: it has none of its private attributes).
 @disjoint_base
-class _BaseSelectorImpl(WakeableSelector):
+class _NativeSelectorImpl(WakeableSelector):
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None, *, exclusive: bool = False
     ) -> SelectorKey: ...
@@ -79,25 +93,25 @@ class _BaseSelectorImpl(WakeableSelector):
     def __exit__(self, *args: Unused) -> None: ...
     def wakeup(self) -> None: ...
 
-class SelectSelector(_BaseSelectorImpl): ...
+class SelectSelector(_NativeSelectorImpl): ...
 
 if sys.platform != "win32":
-    class PollSelector(_BaseSelectorImpl): ...
+    class PollSelector(_NativeSelectorImpl): ...
 
 if sys.platform == "linux":
-    class EpollSelector(_BaseSelectorImpl):
+    class EpollSelector(_NativeSelectorImpl):
         def fileno(self) -> int: ...
 
 if sys.platform != "linux" and sys.platform != "darwin" and sys.platform != "win32":
     # Solaris only
-    class DevpollSelector(_BaseSelectorImpl):
+    class DevpollSelector(_NativeSelectorImpl):
         def fileno(self) -> int: ...
 
 if sys.platform != "win32" and sys.platform != "linux":
-    class KqueueSelector(_BaseSelectorImpl):
+    class KqueueSelector(_NativeSelectorImpl):
         def fileno(self) -> int: ...
 
 # At run time an alias of the best class that works here (as in the stdlib), chosen at import.
-class DefaultSelector(_BaseSelectorImpl):
+class DefaultSelector(_NativeSelectorImpl):
     if sys.platform != "win32":
         def fileno(self) -> int: ...

@@ -12,7 +12,7 @@ from . import EVENT_READ as EVENT_READ
 from . import EVENT_WRITE as EVENT_WRITE
 from . import SelectorKey
 from . import SelectSelector as SelectSelector
-from . import _BaseSelectorImpl as _BaseSelectorImpl
+from . import _NativeSelectorImpl as _NativeSelectorImpl
 
 __all__ = [
     "EVENT_HANGUP",
@@ -20,8 +20,8 @@ __all__ = [
     "EVENT_READ",
     "EVENT_WRITE",
     "SelectSelector",
-    "_BaseSelectorImpl",
-    "_SelectorMapping",
+    "_NativeSelectorImpl",
+    "_NativeSelectorMapping",
     "_SelectorMappingIterator",
     "__version__",
     "_features",
@@ -47,7 +47,7 @@ if sys.platform != "win32" and sys.platform != "linux":
 __version__: str
 
 @final
-class _SelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
+class _NativeSelectorMapping(Mapping[FileDescriptorLike, SelectorKey]):
     def __getitem__(self, fileobj: FileDescriptorLike, /) -> SelectorKey: ...
     def __iter__(self) -> Iterator[FileDescriptorLike]: ...
     def __len__(self) -> int: ...

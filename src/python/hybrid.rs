@@ -7,7 +7,7 @@ use crate::{Interest, RawSource, Selector, Source};
 use pyo3::exceptions::{PyReferenceError, PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::pyclass::{PyClass, PyTraverseError, PyVisit};
 use pyo3::types::{IntoPyDict, PyModule, PyType};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -91,7 +91,9 @@ fn not_a_native_selector(obj: &Bound<'_, PyAny>) -> PyErr {
         .filter_map(|cls| cls.cast_into::<PyType>().ok())
         .any(|cls| {
             !cls.is(py.get_type::<BaseSelectorImpl>())
-                && cls.name().is_ok_and(|n| n == "_BaseSelectorImpl")
+                && cls
+                    .name()
+                    .is_ok_and(|n| n == <BaseSelectorImpl as PyClass>::NAME)
                 && cls
                     .module()
                     .is_ok_and(|m| m.to_cow().is_ok_and(|m| m.starts_with("rselectors")))
@@ -253,7 +255,7 @@ pub fn install_extension_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>>
         .getattr(intern!(py, "modules"))?;
     if let Ok(existing) = modules.get_item(NAME) {
         let ours = existing
-            .getattr(intern!(py, "_BaseSelectorImpl"))
+            .getattr(<BaseSelectorImpl as PyClass>::NAME)
             .is_ok_and(|cls| cls.is(py.get_type::<BaseSelectorImpl>()));
         return match existing.cast_into::<PyModule>() {
             Ok(module) if ours => Ok(module),
@@ -646,7 +648,7 @@ mod tests {
             let first = install_extension_module(py)?;
             assert!(install_extension_module(py)?.is(&first));
             assert!(first
-                .getattr("_BaseSelectorImpl")?
+                .getattr(<BaseSelectorImpl as PyClass>::NAME)?
                 .is(py.get_type::<BaseSelectorImpl>()));
             assert!(
                 first.getattr("__version__")?.extract::<String>()? == env!("CARGO_PKG_VERSION")

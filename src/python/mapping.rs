@@ -15,7 +15,12 @@ use std::sync::Mutex;
 /// Iterates the registered fds in registration order; `m[fileobj]`, `m.get(fileobj)` and
 /// `fileobj in m` look a file object up exactly as the selector does. Empty once the selector
 /// is closed.
-#[pyclass(frozen, mapping, module = "rselectors", name = "_SelectorMapping")]
+#[pyclass(
+    frozen,
+    mapping,
+    module = "rselectors",
+    name = "_NativeSelectorMapping"
+)]
 pub struct SelectorMapping {
     sel: Arc<Inner>,
 }

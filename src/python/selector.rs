@@ -1,5 +1,7 @@
 //! The selector classes: `EpollSelector`, `PollSelector`, `SelectSelector`, ... over a shared
-//! native base, `_BaseSelectorImpl`, which keeps the fd -> `SelectorKey` table.
+//! native base, `_NativeSelectorImpl`, which keeps the fd -> `SelectorKey` table. (The
+//! package's `rselectors._BaseSelectorImpl` is the stdlib's own class, for Python code that
+//! subclasses it.)
 
 use super::convert;
 use super::errors;
@@ -33,7 +35,7 @@ thread_local! {
     dict,
     weakref,
     module = "rselectors",
-    name = "_BaseSelectorImpl"
+    name = "_NativeSelectorImpl"
 )]
 pub struct BaseSelectorImpl {
     /// False in the zero-filled memory of an object still being built. On CPython 3.11,

@@ -9,6 +9,7 @@ variant (``pytest -m soak``) whose counts are the issue's full figures multiplie
 See tests/reliability/README.md.
 """
 
+import faulthandler
 import gc
 import os
 import resource
@@ -54,6 +55,18 @@ def record(name, **figures):
 def is_panic(exc):
     """Whether ``exc`` is PyO3's PanicException (a Rust panic reached Python: always a bug)."""
     return type(exc).__name__ == "PanicException"
+
+
+def join_all(threads, timeout, what="deadlock or livelock"):
+    """Joins ``threads`` within ``timeout`` s in all; fails the test (with every thread's
+    stack dumped) if one is still running."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    if stuck:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        pytest.fail(f"{what}: threads still running after {timeout}s: {stuck}")
 
 
 def outcome(func, *args, **kwargs):

@@ -18,7 +18,6 @@ Thread safety against concurrent select() is one of our fixes (the stdlib's sele
 not thread-safe), so these tests are skipped with RSELECTORS_UNDER_TEST=selectors.
 """
 
-import faulthandler
 import os
 import random
 import sys
@@ -28,7 +27,7 @@ import time
 import pytest
 from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, socketpair
 
-from ._reliability import is_panic, record, soak_count
+from ._reliability import is_panic, join_all, record, soak_count
 
 pytestmark = pytest.mark.fixes_stdlib(
     "thread safety: register/modify/unregister from threads while another selects"
@@ -201,16 +200,6 @@ class MapReader(threading.Thread):
             self.stop.set()
 
 
-def _join_all(threads, timeout):
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    stuck = [t.name for t in threads if t.is_alive()]
-    if stuck:
-        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-        pytest.fail(f"deadlock or livelock: threads still running after {timeout}s: {stuck}")
-
-
 def _final_consistency(sel, workers):
     """get_map() == ground truth; the kernel agrees (select(0) reports exactly the registered
     sockets, all ready for both directions); re-registering everything works."""
@@ -257,9 +246,9 @@ def run_storm(selector_class, ops_per_backend, timeout):
         reader.start()
         for w in workers:
             w.start()
-        _join_all(workers, timeout)
+        join_all(workers, timeout)
         stop.set()
-        _join_all([loop, reader], 10)
+        join_all([loop, reader], 10)
         elapsed = time.monotonic() - t0
         for t in [*workers, loop, reader]:
             if t.error is not None:
@@ -370,10 +359,10 @@ class CloseStorm:
             time.sleep(0.05)
             self.sel.close()
             t_close = time.monotonic()
-            _join_all(waiters, 10)  # they see the closed selector and leave their loop
+            join_all(waiters, 10)  # they see the closed selector and leave their loop
             wake_latency = time.monotonic() - t_close
             self.stop.set()
-            _join_all(workers, 10)
+            join_all(workers, 10)
             for exc in self.unexpected:
                 if is_panic(exc):
                     pytest.fail(f"Rust panic: {exc!r}")
