@@ -11,6 +11,8 @@ Scripts in ``benches/`` import it directly (``python benches/compare.py``: their
 * ``report``: the text table and the README's Markdown table; ``plot``: the ``--png`` chart;
 * ``cli``: the driver behind ``compare.py`` and ``echo_load.py``;
 * ``asyncio_wakeup``: asyncio wake-ups, ``wakeup()`` against the self-pipe.
+* ``prefork``: a pre-fork accept loop (forked workers on one listening socket), for
+  ``exclusive_wakeups.py`` and ``tests/reliability/test_prefork.py``.
 
 Only the standard library is imported at module level (matplotlib by ``plot`` alone); the
 implementations under test are imported by name, in the workers.
