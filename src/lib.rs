@@ -122,5 +122,9 @@ pub use event::{Event, Events, EVENT_HANGUP, EVENT_PRIORITY, EVENT_READ, EVENT_W
 pub use interest::Interest;
 pub use selector::{Backend, Selector};
 pub use source::{RawSource, Source};
+/// The system's message for a Windows error code, as CPython words it (the Python layer's
+/// `OSError`s).
+#[cfg(all(windows, feature = "python"))]
+pub(crate) use sys::error_message;
 pub use token::Token;
 pub use waker::Waker;

@@ -84,10 +84,11 @@ const REGISTRY_CODES: [i32; 2] = [
 /// An `io::Error` from the core as the stdlib would raise it: `OSError(errno, strerror)`
 /// (which Python turns into the errno's subclass, e.g. `PermissionError` for `EPERM`); on
 /// Windows, where the code is a system or winsock error, `OSError(errno, strerror, None,
-/// winerror)` (Python derives the errno from the winerror: `[WinError 10038] An operation was
-/// attempted on something that is not a socket`, as its `select` raises it); the core's own
-/// "not registered" / "already registered" as [`REGISTRY_CODES`]; the select backend's
-/// out-of-range error as `ValueError`.
+/// winerror)` with the message worded as CPython words it (Python derives the errno from the
+/// winerror: `[WinError 10038] An operation was attempted on something that is not a
+/// socket`, as its `select` raises it); the core's own "not registered" / "already
+/// registered" as [`REGISTRY_CODES`]; the select backend's out-of-range error as
+/// `ValueError`.
 pub(crate) fn os_error(err: io::Error) -> PyErr {
     let [not_found, exists] = REGISTRY_CODES;
     let code = err.raw_os_error().or(match err.kind() {
@@ -96,12 +97,10 @@ pub(crate) fn os_error(err: io::Error) -> PyErr {
         _ => None,
     });
     if let Some(code) = code {
-        let text = io::Error::from_raw_os_error(code).to_string();
-        let strerror = strerror(&text).to_string();
         #[cfg(unix)]
-        return PyOSError::new_err((code, strerror));
+        return PyOSError::new_err((code, strerror(&io::Error::from_raw_os_error(code))));
         #[cfg(windows)]
-        return PyOSError::new_err((code, strerror, None::<&str>, code));
+        return PyOSError::new_err((code, crate::error_message(code), None::<&str>, code));
     }
     match err.kind() {
         io::ErrorKind::InvalidInput => PyValueError::new_err(err.to_string()),
@@ -109,31 +108,30 @@ pub(crate) fn os_error(err: io::Error) -> PyErr {
     }
 }
 
-/// An OS error's message as Python words it, from Rust's text: without Rust's
-/// ` (os error N)`, and without the trailing period of a Windows system message (Python
-/// strips trailing dots and whitespace from `FormatMessage`'s text; std only whitespace).
-fn strerror(text: &str) -> &str {
-    let text = text.rfind(" (os error ").map_or(text, |i| &text[..i]);
-    text.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+/// An errno's message as Python words it (`strerror`): Rust's text without its
+/// ` (os error N)`.
+#[cfg(unix)]
+fn strerror(err: &io::Error) -> String {
+    let text = err.to_string();
+    text.rfind(" (os error ")
+        .map_or(text.as_str(), |i| &text[..i])
+        .to_string()
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::strerror;
+    use std::io;
 
     #[test]
     fn messages_as_python_words_them() {
         assert_eq!(
-            strerror("Bad file descriptor (os error 9)"),
+            strerror(&io::Error::from_raw_os_error(libc::EBADF)),
             "Bad file descriptor"
         );
-        // Windows: a system message ends with a period (std keeps it, Python drops it).
         assert_eq!(
-            strerror(
-                "An operation was attempted on something that is not a socket. (os error 10038)"
-            ),
-            "An operation was attempted on something that is not a socket"
+            strerror(&io::Error::other("no code at all")),
+            "no code at all"
         );
-        assert_eq!(strerror("no code at all"), "no code at all");
     }
 }

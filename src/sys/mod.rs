@@ -20,6 +20,39 @@ pub(crate) const CLOSED: i32 = libc::EBADF;
 #[cfg(windows)]
 pub(crate) const CLOSED: i32 = windows_sys::Win32::Networking::WinSock::WSAENOTSOCK;
 
+/// The message Windows has for the system or winsock error `code`, worded as CPython words
+/// it (`PyErr_SetFromWindowsErr`, which the stdlib's `select` raises through):
+/// `FormatMessageW`'s text in the user's default language without its trailing whitespace
+/// and periods, or `Windows Error 0x{code:x}` when the system has no text for the code.
+#[cfg(all(windows, any(feature = "python", test)))]
+pub(crate) fn error_message(code: i32) -> String {
+    use windows_sys::Win32::System::Diagnostics::Debug::{
+        FormatMessageW, FORMAT_MESSAGE_FROM_SYSTEM, FORMAT_MESSAGE_IGNORE_INSERTS,
+    };
+    // MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT): the user's default language.
+    const USER_DEFAULT_LANGUAGE: u32 = 0x0400;
+    let mut buf = [0u16; 2048];
+    // SAFETY: `buf` is a live local buffer of the length passed; with these flags no message
+    // source or insert arguments are read (both null).
+    let len = unsafe {
+        FormatMessageW(
+            FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+            std::ptr::null(),
+            code as u32,
+            USER_DEFAULT_LANGUAGE,
+            buf.as_mut_ptr(),
+            buf.len() as u32,
+            std::ptr::null(),
+        )
+    } as usize;
+    if len == 0 {
+        return format!("Windows Error 0x{:x}", code as u32);
+    }
+    let text = String::from_utf16_lossy(&buf[..len.min(buf.len())]);
+    text.trim_end_matches(|c: char| c <= ' ' || c == '.')
+        .to_string()
+}
+
 /// Calls a libc function, turning a `-1` result into `io::Error::last_os_error()`.
 #[cfg(unix)]
 macro_rules! syscall {
@@ -122,3 +155,22 @@ pub(crate) mod timer;
 // The fd_set format and timeouts are built everywhere (and tested on Linux); the call is
 // gated inside.
 pub(crate) mod winsock;
+
+#[cfg(all(test, windows))]
+mod tests {
+    use super::error_message;
+
+    #[test]
+    fn error_messages_are_worded_as_python_words_them() {
+        // ERROR_FILE_NOT_FOUND has a system message, which ends with a period there.
+        let text = error_message(2);
+        assert!(
+            !text.is_empty() && !text.starts_with("Windows Error"),
+            "{text:?}"
+        );
+        assert!(!text.ends_with(|c: char| c <= ' ' || c == '.'), "{text:?}");
+        // A code with the customer bit set is nobody's system error: no text.
+        assert_eq!(error_message(0x2000_3039), "Windows Error 0x20003039");
+        assert_eq!(error_message(-1), "Windows Error 0xffffffff");
+    }
+}
