@@ -33,8 +33,8 @@ impl SelectorMapping {
 
 impl SelectorMapping {
     /// The key of `fileobj`, as the running Python's stdlib mapping finds it: a `KeyError`
-    /// escaping `fileobj.fileno()` means "not registered" up to CPython 3.13 (`get` gives the
-    /// default, `[]` raises "... is not registered"); from 3.14 `get` and `[]` look the fd up
+    /// escaping `fileobj.fileno()` means "not registered" up to CPython 3.12 (`get` gives the
+    /// default, `[]` raises "... is not registered"); from 3.13 `get` and `[]` look the fd up
     /// outside their `try`, and it propagates.
     fn lookup<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         if statics::lookup_errors_propagate(fileobj.py())? {

@@ -90,12 +90,19 @@ pub(crate) fn new_key<'py>(
 }
 
 /// Whether the running CPython's `selectors._SelectorMapping` lets an error of
-/// `fileobj.fileno()` through `get` and `[]` (3.14 and later) instead of reading a `KeyError`
-/// as "not registered".
+/// `fileobj.fileno()` through `get` and `[]` instead of reading a `KeyError` as "not
+/// registered": the mapping that defines its own `get` (CPython 3.13 and later) looks the fd
+/// up outside any `try` in both, where the older one inherits `Mapping.get`, which catches
+/// `KeyError`. Asked of the stdlib class itself, not of the version number.
 pub(crate) fn lookup_errors_propagate(py: Python<'_>) -> PyResult<bool> {
     static PROPAGATE: PyOnceLock<bool> = PyOnceLock::new();
     PROPAGATE
-        .get_or_try_init(py, || Ok(py.version_info() >= (3, 14)))
+        .get_or_try_init(py, || {
+            py.import("selectors")?
+                .getattr("_SelectorMapping")?
+                .getattr("__dict__")?
+                .contains("get")
+        })
         .copied()
 }
 
