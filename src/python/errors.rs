@@ -83,12 +83,12 @@ const REGISTRY_CODES: [i32; 2] = [
 
 /// An `io::Error` from the core as the stdlib would raise it: `OSError(errno, strerror)`
 /// (which Python turns into the errno's subclass, e.g. `PermissionError` for `EPERM`); on
-/// Windows, where the code is a system or winsock error, `OSError(errno, strerror, None,
-/// winerror)` with the message worded as CPython words it (Python derives the errno from the
-/// winerror: `[WinError 10038] An operation was attempted on something that is not a
-/// socket`, as its `select` raises it); the core's own "not registered" / "already
-/// registered" as [`REGISTRY_CODES`]; the select backend's out-of-range error as
-/// `ValueError`.
+/// Windows, where the code is a system or winsock error, `OSError(0, strerror, None, winerror,
+/// None)` as CPython's `PyErr_SetFromWindowsErr` builds it, the message worded as it words it
+/// (Python derives the errno from the winerror: `[WinError 10038] An operation was attempted
+/// on something that is not a socket`, as its `select` raises it, with the same five `args`);
+/// the core's own "not registered" / "already registered" as [`REGISTRY_CODES`]; the select
+/// backend's out-of-range error as `ValueError`.
 pub(crate) fn os_error(err: io::Error) -> PyErr {
     let [not_found, exists] = REGISTRY_CODES;
     let code = err.raw_os_error().or(match err.kind() {
@@ -100,7 +100,13 @@ pub(crate) fn os_error(err: io::Error) -> PyErr {
         #[cfg(unix)]
         return PyOSError::new_err((code, strerror(&io::Error::from_raw_os_error(code))));
         #[cfg(windows)]
-        return PyOSError::new_err((code, crate::error_message(code), None::<&str>, code));
+        return PyOSError::new_err((
+            0,
+            crate::error_message(code),
+            None::<&str>,
+            code,
+            None::<&str>,
+        ));
     }
     match err.kind() {
         io::ErrorKind::InvalidInput => PyValueError::new_err(err.to_string()),
