@@ -8,11 +8,13 @@ The benchmarks are a development tool in the source tree: ``python benches/compa
 """
 
 import argparse
+import errno
 import json
 import os
 import platform
 import selectors as _stdlib
 import socket
+import stat
 import statistics
 import sys
 import time
@@ -163,11 +165,25 @@ def main(argv=None):
         if args.command == "info":
             return cmd_info(args)
         return cmd_echo(args)
-    except BrokenPipeError:
+    except OSError as exc:
+        if not _reader_gone(exc):
+            raise
         # The reader went away (`python -m rselectors info | head -1`): stop quietly, as
         # command-line tools do, and keep the interpreter's exit flush from failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _reader_gone(exc):
+    """Whether ``exc`` is a write to a stdout pipe nobody reads any more: BrokenPipeError, or
+    on Windows EINVAL, which CPython raises there for such a write."""
+    if isinstance(exc, BrokenPipeError):
+        return True
+    return (
+        sys.platform == "win32"
+        and exc.errno == errno.EINVAL
+        and stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    )
 
 
 if __name__ == "__main__":
