@@ -9,14 +9,14 @@
 
 use rselectors::{Events, Interest, Selector, Token, Waker};
 use std::io;
-use std::os::unix::net::UnixStream;
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
 fn main() -> io::Result<()> {
     let selector = Selector::new()?;
-    // Something to watch besides the wake-ups: a socket nobody writes to.
-    let (quiet, _peer) = UnixStream::pair()?;
+    // Something to watch besides the wake-ups: a listening socket nobody connects to.
+    let quiet = TcpListener::bind("127.0.0.1:0")?;
     selector.register(&quiet, Token(1), Interest::READABLE)?;
 
     let (results, inbox) = mpsc::channel();

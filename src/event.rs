@@ -48,7 +48,7 @@ pub const EVENT_HANGUP: u8 = 32;
 ///
 /// # Examples
 ///
-/// ```
+/// ```ignore-windows
 /// use rselectors::{Events, Interest, Selector, Token};
 /// use std::os::unix::net::UnixStream;
 /// use std::time::Duration;

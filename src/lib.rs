@@ -22,7 +22,7 @@
 //!
 //! # Example
 //!
-//! ```
+//! ```ignore-windows
 //! use rselectors::{Events, Interest, Selector, Token};
 //! use std::io::{Read, Write};
 //! use std::os::unix::net::UnixStream;

@@ -16,7 +16,7 @@ use std::os::windows::io::{AsRawSocket, BorrowedSocket};
 ///
 /// # Examples
 ///
-/// ```
+/// ```ignore-windows
 /// use rselectors::{Interest, Selector, Token};
 /// use std::os::fd::AsRawFd;
 /// use std::os::unix::net::UnixStream;

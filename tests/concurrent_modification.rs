@@ -3,8 +3,7 @@
 //! The stress test runs ~1 s per backend here. The soak variant is ignored by default; run it
 //! with `cargo test --no-default-features --release --test concurrent_modification -- --ignored`
 //! (`RSELECTORS_SOAK_OPS` sets the operations per backend, default 1,000,000).
-// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
-#![cfg(unix)]
+// Socket pairs only: runs on Windows too (loopback TCP pairs there).
 
 mod common;
 
@@ -12,8 +11,6 @@ use common::*;
 use rselectors::{Events, Interest, Selector, Token};
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -40,7 +37,7 @@ fn registering_a_ready_fd_wakes_a_blocked_select() {
             let (idle, _idle_peer) = pair();
             s.register(&idle, Token(1), Interest::READABLE).unwrap();
             let (a, b) = pair();
-            write_byte(b.as_raw_fd());
+            send_byte(&b);
 
             // register
             let waiter = blocked_select(&s, timeout);
@@ -77,7 +74,7 @@ fn a_first_select_racing_with_the_first_registration_sees_it() {
         for round in 0..100 {
             let s = Arc::new(selector(backend));
             let (a, b) = pair();
-            write_byte(b.as_raw_fd());
+            send_byte(&b);
             let start = Arc::new(Barrier::new(2));
             let waiter = {
                 let (s, start) = (s.clone(), start.clone());
@@ -127,7 +124,7 @@ fn unregister_then_close_while_another_thread_selects() {
             let s = s.clone();
             move || {
                 let (a, b) = pair();
-                write_byte(b.as_raw_fd());
+                send_byte(&b);
                 for _ in 0..20_000 {
                     let fd = a.try_clone().unwrap(); // a new fd number for the same socket
                     s.register(&fd, Token(1), Interest::READABLE).unwrap();
@@ -143,8 +140,8 @@ fn unregister_then_close_while_another_thread_selects() {
 
 /// One worker's socket: registered with `state`, or not.
 struct Slot {
-    sock: UnixStream,
-    _peer: UnixStream,
+    sock: Stream,
+    _peer: Stream,
     state: Option<(Token, Interest)>,
     /// Bumped (and published) before each register/modify: tokens carry it.
     version: u64,
@@ -226,7 +223,7 @@ fn stress(s: Arc<Selector>, ops_per_worker: Option<u64>, run_for: Duration) -> (
                     .map(|i| {
                         let (sock, peer) = pair();
                         if i % 2 == 0 {
-                            write_byte(peer.as_raw_fd()); // readable
+                            send_byte(&peer); // readable
                         }
                         Slot {
                             sock,
@@ -313,7 +310,7 @@ fn stress(s: Arc<Selector>, ops_per_worker: Option<u64>, run_for: Duration) -> (
     // under its latest token with exactly its interest.
     for slots in &all_slots {
         for slot in slots {
-            write_byte(slot._peer.as_raw_fd());
+            send_byte(&slot._peer);
         }
     }
     let mut events = Events::with_capacity(WORKERS * SLOTS + 8);

@@ -3,14 +3,12 @@
 //! lateness of many sub-millisecond waits is far below the millisecond the stdlib rounds up
 //! to (a bound loose enough for a loaded machine; how late exactly is measured by the
 //! benchmarks).
-// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
-#![cfg(unix)]
+// Socket pairs only: runs on Windows too (loopback TCP pairs there).
 
 mod common;
 
 use common::*;
 use rselectors::{Events, Interest, Selector, Token};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,6 +63,12 @@ const MICROSECONDS: Duration = Duration::from_micros(500);
 fn sub_millisecond_waits_are_not_rounded_up_to_a_millisecond() {
     let _fds = shared_fds();
     for backend in backends() {
+        if cfg!(windows) {
+            // Not asserted: winsock's waits end on the system timer's tick (README "Windows",
+            // `precise_timeouts()`); that they never end early is checked below.
+            println!("{backend}: skipped on Windows (timer-tick waits)");
+            continue;
+        }
         let s = selector(backend);
         let late = median_overshoot(&s, Duration::from_micros(200), 200);
         println!("{backend}: select(200 µs) median overshoot {late:?}");
@@ -184,7 +188,7 @@ fn none_blocks_until_ready() {
         let start = Instant::now();
         let writer = std::thread::spawn(move || {
             std::thread::sleep(delay);
-            write_byte(b.as_raw_fd());
+            send_byte(&b);
             b
         });
         let mut events = watchdog(Duration::from_secs(20), move || {
@@ -249,7 +253,7 @@ fn an_empty_result_means_the_timeout_passed_even_under_churn() {
             let (s, stop) = (s.clone(), stop.clone());
             std::thread::spawn(move || {
                 let (a, b) = pair();
-                write_byte(b.as_raw_fd());
+                send_byte(&b);
                 while !stop.load(Ordering::Relaxed) {
                     s.register(&a, Token(1), Interest::READABLE).unwrap();
                     s.unregister(&a).unwrap();

@@ -1,12 +1,15 @@
 //! Waking a selector: before a select, from another thread, many at once (coalesced), after
 //! the selector is gone, and with select's notifier beyond FD_SETSIZE.
-// On Unix fds (pipes, socket pairs, fd numbers); tests/winsock.rs covers Windows.
-#![cfg(unix)]
+// Socket pairs, so Windows runs it too (loopback TCP pairs there), but for the eventfd's
+// counter (Linux) and the notifier beyond FD_SETSIZE (Unix fd numbers).
 
 mod common;
 
 use common::*;
-use rselectors::{Backend, Events, Interest, Selector, Token};
+#[cfg(unix)]
+use rselectors::Backend;
+use rselectors::{Events, Interest, Selector, Token};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -75,12 +78,12 @@ fn wake_with_ready_fds_returns_them() {
         let s = selector(backend);
         let (a, b) = pair();
         s.register(&a, Token(1), Interest::READABLE).unwrap();
-        write_byte(b.as_raw_fd());
+        send_byte(&b);
         s.wake().unwrap();
         let mut events = Events::with_capacity(8);
         returns_at_once(&s, &mut events);
         assert_eq!(tokens(&events), [Token(1)], "{backend}");
-        drain(a.as_raw_fd());
+        drain_stream(&a);
         // Whether the wake-up was consumed by that select or the next, it is consumed once.
         s.select(&mut events, Some(Duration::from_millis(1)))
             .unwrap();
@@ -285,6 +288,7 @@ fn one_wake_ends_one_of_several_blocked_selects() {
 }
 
 /// Occupies every free fd below FD_SETSIZE (returns the fillers to close later).
+#[cfg(unix)]
 fn fill_fds_below_fd_setsize() -> Vec<OwnedFd> {
     let mut fillers = Vec::new();
     loop {
@@ -302,6 +306,7 @@ fn fill_fds_below_fd_setsize() -> Vec<OwnedFd> {
 }
 
 #[test]
+#[cfg(unix)]
 fn select_backend_with_its_notifier_beyond_fd_setsize() {
     // The notifier is created with the selector: with every fd below FD_SETSIZE in use at
     // that moment it lands above, cannot be in an fd_set, and select waits in short slices

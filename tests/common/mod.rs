@@ -1,12 +1,25 @@
-//! Helpers shared by the integration tests: backend parametrisation, fd pairs, a watchdog.
+//! Helpers shared by the integration tests: backend parametrisation, socket pairs (and on
+//! Unix pipes and raw fds), a watchdog. The socket helpers work on Windows too, where a pair
+//! is two connected loopback TCP sockets.
 #![allow(dead_code)]
 
 use rselectors::{Backend, Event, Events, Selector, Token};
+#[cfg(unix)]
 use std::io;
+use std::io::{Read, Write};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::sync::{mpsc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
+
+/// One end of a connected stream socket pair: a Unix socket, or on Windows a loopback TCP
+/// socket (winsock's `select()` takes sockets only).
+#[cfg(unix)]
+pub type Stream = std::os::unix::net::UnixStream;
+/// One end of a connected stream socket pair: a Unix socket, or on Windows a loopback TCP
+/// socket (winsock's `select()` takes sockets only).
+#[cfg(windows)]
+pub type Stream = std::net::TcpStream;
 
 /// Every backend this machine supports (epoll, poll and select on Linux).
 pub fn backends() -> Vec<Backend> {
@@ -22,15 +35,37 @@ pub fn selector(backend: Backend) -> Selector {
     Selector::with_backend(backend).unwrap_or_else(|e| panic!("{backend}: {e}"))
 }
 
-/// A connected non-blocking Unix stream socket pair.
-pub fn pair() -> (UnixStream, UnixStream) {
-    let (a, b) = UnixStream::pair().expect("socketpair");
+/// A connected non-blocking stream socket pair.
+pub fn pair() -> (Stream, Stream) {
+    #[cfg(unix)]
+    let (a, b) = Stream::pair().expect("socketpair");
+    #[cfg(windows)]
+    let (a, b) = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let a = Stream::connect(listener.local_addr().unwrap()).expect("connect");
+        let (b, _) = listener.accept().expect("accept");
+        (a, b)
+    };
     a.set_nonblocking(true).unwrap();
     b.set_nonblocking(true).unwrap();
     (a, b)
 }
 
+/// Sends one byte on a socket of a pair (panics on error): its peer becomes readable.
+pub fn send_byte(s: &Stream) {
+    let mut s = s;
+    s.write_all(b"x").expect("send a byte");
+}
+
+/// Receives everything pending on a non-blocking socket.
+pub fn drain_stream(s: &Stream) {
+    let mut s = s;
+    let mut buf = [0u8; 4096];
+    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+}
+
 /// A non-blocking close-on-exec pipe: (read end, write end).
+#[cfg(unix)]
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [-1; 2];
     // SAFETY: `fds` has room for the two fds pipe writes. (Not pipe2: macOS lacks it.)
@@ -49,6 +84,7 @@ pub fn pipe() -> (OwnedFd, OwnedFd) {
 }
 
 /// Writes one byte to a raw fd (panics on error).
+#[cfg(unix)]
 pub fn write_byte(fd: RawFd) {
     // SAFETY: writes one byte from a live local.
     let n = unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) };
@@ -56,6 +92,7 @@ pub fn write_byte(fd: RawFd) {
 }
 
 /// Reads everything available from a non-blocking raw fd.
+#[cfg(unix)]
 pub fn drain(fd: RawFd) {
     let mut buf = [0u8; 4096];
     loop {
@@ -68,7 +105,8 @@ pub fn drain(fd: RawFd) {
 }
 
 /// Fills a non-blocking socket's send buffer until it would block.
-pub fn fill(sock: &UnixStream) {
+#[cfg(unix)]
+pub fn fill(sock: &Stream) {
     let chunk = [0u8; 65536];
     loop {
         // SAFETY: writes from a live local buffer of the given length.
@@ -131,6 +169,7 @@ pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send
 }
 
 /// Raises the soft RLIMIT_NOFILE to at least `want` (up to the hard limit).
+#[cfg(unix)]
 pub fn raise_fd_limit(want: u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
