@@ -8,6 +8,7 @@ look like a green run.
 """
 
 import importlib
+import importlib.util
 import os
 import pickle
 import platform
@@ -16,6 +17,7 @@ import selectors as stdlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 import traceback
 import warnings
@@ -32,6 +34,84 @@ except ImportError as exc:  # fail loudly, never skip
     ) from exc
 
 IS_STDLIB = TARGET is stdlib
+
+WINDOWS = sys.platform == "win32"
+
+
+def _wine_version():
+    """Wine's version when this Windows is Wine (its ntdll exports ``wine_get_version``)."""
+    if not WINDOWS:
+        return None
+    import ctypes
+
+    try:
+        get = ctypes.WinDLL("ntdll").wine_get_version
+    except AttributeError:
+        return None
+    get.restype = ctypes.c_char_p
+    return get().decode()
+
+
+#: The Wine version this runs under (scripts/test-windows), or None.
+WINE = _wine_version()
+
+
+def wine_gap(reason):
+    """Mark a test that Wine, not Windows, cannot pass: a strict xfail under Wine (a pass
+    there fails the run: the gap is gone), ``reason`` saying how Wine differs, and the
+    ``wine_gap`` marker (``-m wine_gap``). scripts/test-windows requires the stdlib to fail
+    the same test under Wine."""
+
+    def mark(test):
+        test = pytest.mark.wine_gap(reason)(test)
+        return pytest.mark.xfail(WINE is not None, reason=f"Wine {WINE}: {reason}", strict=True)(
+            test
+        )
+
+    return mark
+
+
+#: Skip conditions named after what a test needs that a platform lacks (Windows: select()
+#: takes sockets only; no fork; no POSIX signals). Each says why when it skips.
+needs_pipes = pytest.mark.skipif(
+    WINDOWS, reason="needs a pipe or file in select(): Windows' select() takes sockets only"
+)
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+needs_posix_signals = pytest.mark.skipif(
+    not hasattr(signal, "pthread_kill"), reason="needs POSIX signals (pthread_kill, SIGUSR1)"
+)
+needs_unix_sockets = pytest.mark.skipif(
+    not hasattr(socket, "AF_UNIX"), reason="needs AF_UNIX sockets"
+)
+needs_fd_numbers = pytest.mark.skipif(
+    WINDOWS,
+    reason="needs os.dup/dup2 on a socket's number: Windows sockets are handles, not C fds",
+)
+
+
+#: Tests that run a script which imports from its own directory (the benchmark scripts).
+needs_script_dir_on_path = pytest.mark.skipif(
+    sys.flags.safe_path,
+    reason="runs a script that imports from its own directory, which this interpreter leaves "
+    "off sys.path (safe_path: the Windows embeddable build's ._pth file sets it)",
+)
+#: asyncio's default event loop is a selector loop (Windows': the ProactorEventLoop).
+needs_selector_default_loop = pytest.mark.skipif(
+    WINDOWS, reason="asyncio's default loop on Windows is the ProactorEventLoop: no selector"
+)
+#: venv and pip in the interpreter running the tests (to build or install wheels with it).
+needs_venv = pytest.mark.skipif(
+    importlib.util.find_spec("venv") is None,
+    reason="needs venv and pip in this CPython (the Windows embeddable build has neither; "
+    "scripts/test-windows builds and installs its wheel from the host)",
+)
+
+
+def needs_selector(name):
+    """Skip unless the module under test has the selector class ``name`` here."""
+    return pytest.mark.skipif(
+        not hasattr(TARGET, name), reason=f"needs {name}, which this platform does not have"
+    )
 
 #: Every selector class name the stdlib may define, in a stable order.
 ALL_CLASS_NAMES = (
@@ -121,7 +201,8 @@ def popen_with_terminal_sigint(cmd, **kw):
 
 
 def socketpair():
-    """A nonblocking AF_UNIX stream socketpair."""
+    """A nonblocking stream socketpair: AF_UNIX, or on Windows the connected loopback TCP pair
+    ``socket.socketpair()`` makes there."""
     a, b = socket.socketpair()
     a.setblocking(False)
     b.setblocking(False)

@@ -12,7 +12,15 @@ import threading
 import time
 
 import pytest
-from _support import EVENT_READ, EVENT_WRITE, IS_STDLIB, Child, kind
+from _support import (
+    EVENT_READ,
+    EVENT_WRITE,
+    IS_STDLIB,
+    Child,
+    kind,
+    needs_fork,
+    needs_selector,
+)
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="rselectors' own states (fork, rebuild, wakeup)"),
@@ -85,6 +93,7 @@ def test_open_and_closed(selector_class, socketpair):
     assert closed["get_key"] == "RuntimeError", closed
 
 
+@needs_fork
 def test_forked_child_without_fds(selector_class, socketpair):
     a, _ = socketpair()
     b, _ = socketpair()
@@ -117,6 +126,7 @@ def test_forked_child_without_fds(selector_class, socketpair):
     sel.close()
 
 
+@needs_selector("EpollSelector")
 def test_after_the_stale_registration_rebuild(socketpair):
     import rselectors
 

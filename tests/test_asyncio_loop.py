@@ -20,7 +20,14 @@ import threading
 import time
 
 import pytest
-from _support import IS_STDLIB, TARGET, popen_with_terminal_sigint
+from _support import (
+    IS_STDLIB,
+    TARGET,
+    needs_posix_signals,
+    needs_script_dir_on_path,
+    needs_unix_sockets,
+    popen_with_terminal_sigint,
+)
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="rselectors' asyncio helpers (not in the stdlib)"),
@@ -37,6 +44,13 @@ if not IS_STDLIB:
     ]
 else:  # pragma: no cover - everything is skipped
     LOOP_KINDS = []
+
+
+#: A selector event loop runs subprocesses on POSIX only (Windows': the proactor's).
+needs_selector_loop_subprocesses = pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="asyncio's SelectorEventLoop has no subprocesses on Windows (NotImplementedError)",
+)
 
 
 def make_loop(kind):
@@ -166,6 +180,7 @@ with asyncio.Runner(loop_factory=rselectors.new_event_loop) as runner:
 """
 
 
+@needs_posix_signals
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.Runner is 3.11+")
 def test_runner_ctrl_c_interrupts_an_idle_loop():
     """asyncio.Runner's SIGINT handler wakes the loop with call_soon_threadsafe (-> wakeup())
@@ -343,6 +358,7 @@ def test_datagram_endpoints(run):
     assert run(main()) == [(b"datagram %d" % i)[::-1] for i in range(10)]
 
 
+@needs_unix_sockets
 def test_unix_stream_server(run):
     async def main(path):
         async def handle(reader, writer):
@@ -483,6 +499,7 @@ def test_add_reader_add_writer(run):
 # -- subprocesses --------------------------------------------------------------------------
 
 
+@needs_selector_loop_subprocesses
 def test_subprocess_pipes(run):
     script = (
         "import sys\n"
@@ -511,6 +528,7 @@ def test_subprocess_pipes(run):
     assert code == 3
 
 
+@needs_selector_loop_subprocesses
 def test_subprocess_shell_and_streams(run):
     async def main():
         proc = await asyncio.create_subprocess_shell(
@@ -522,6 +540,7 @@ def test_subprocess_shell_and_streams(run):
     assert run(main()) == ([b"line 1\n", b"line 2\n", b"line 3\n"], 0)
 
 
+@needs_selector_loop_subprocesses
 def test_many_subprocesses(run):
     async def one(i):
         proc = await asyncio.create_subprocess_exec(
@@ -639,6 +658,7 @@ def test_call_soon_threadsafe_after_close_raises():
         loop.call_soon_threadsafe(print)
 
 
+@needs_posix_signals
 @pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
 )
@@ -711,6 +731,7 @@ def test_wait_for_timeout(run):
 # -- the wake-up benchmark still runs -------------------------------------------------------
 
 
+@needs_script_dir_on_path
 def test_wakeup_benchmark_smoke(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(

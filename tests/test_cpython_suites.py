@@ -11,7 +11,8 @@ it as ``libpython3.X-testsuite``); CI runs it on 3.11 and, in a chroot, on 3.14 
 submodule of the test_asyncio package) runs in a fresh process, as many at once as there are
 cores, the two targets' runs interleaved: one process for a whole package accumulates state
 from module to module and gets slower with every one. Set RSELECTORS_CPYTHON_SUBSET=1 to run
-only the selector-heavy part of test_asyncio (ASYNCIO_SUBSET).
+only the selector-heavy part of test_asyncio (ASYNCIO_SUBSET), RSELECTORS_CPYTHON_SUITES to
+the suites to run (default "test_selectors,test_asyncio"; the others skip, saying so).
 """
 
 import importlib.util
@@ -62,6 +63,20 @@ ASYNCIO_SUBSET = [
     "test.test_asyncio.test_subprocess",
     "test.test_asyncio.test_sendfile",
 ]
+
+
+def _cores():
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _selected(suite):
+    """Skips unless RSELECTORS_CPYTHON_SUITES (default: every suite) names ``suite``."""
+    chosen = os.environ.get("RSELECTORS_CPYTHON_SUITES", "test_selectors,test_asyncio")
+    if suite not in chosen.split(","):
+        pytest.skip(f"RSELECTORS_CPYTHON_SUITES={chosen} leaves CPython's {suite} out")
 
 
 def _have(module):
@@ -141,7 +156,7 @@ def _run_targets(targets, modules, exclude, timeout):
     excludes = {t: () if t == "selectors" else tuple(exclude) for t in targets}
     jobs = [(t, m) for name in modules for m in _test_modules(name) for t in targets]
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+    with ThreadPoolExecutor(max_workers=_cores()) as pool:
         parts = list(pool.map(lambda job: _run_module(*job, excludes[job[0]], timeout), jobs))
     seconds = round(time.monotonic() - start, 1)
     return [
@@ -210,12 +225,14 @@ def _run(modules, timeout, capsys):
 
 @pytest.mark.timeout(600)
 def test_cpython_test_selectors(capsys):
+    _selected("test_selectors")
     summary = _run(["test.test_selectors"], 540, capsys)
     assert summary["ran"] >= 100
 
 
 @pytest.mark.timeout(1800)
 def test_cpython_test_asyncio(capsys):
+    _selected("test_asyncio")
     if os.environ.get("RSELECTORS_CPYTHON_SUBSET"):
         modules = [m for m in ASYNCIO_SUBSET if _have(m)]
     else:

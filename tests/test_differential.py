@@ -57,11 +57,9 @@ that kind and every comparison is exact but select()'s event types (compared by 
 """
 
 import enum
-import fcntl
 import math
 import os
 import re
-import resource
 import select as select_module
 import socket
 import sys
@@ -92,6 +90,11 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+
+# The machine's slots are Unix fds: a pipe, an eventfd, dup'ed and high fd numbers.
+_SLOTS_NEED = "the state machine's slots are Unix fds (pipes, eventfds, dup'ed and high numbers)"
+fcntl = pytest.importorskip("fcntl", reason=_SLOTS_NEED)
+resource = pytest.importorskip("resource", reason=_SLOTS_NEED)
 
 FIXES = not IS_STDLIB
 #: The machine's kind for a Python selector over the target's ``_BaseSelectorImpl``.

@@ -19,11 +19,10 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import venv
 from pathlib import Path
 
 import pytest
-from _support import IS_STDLIB, TARGET
+from _support import IS_STDLIB, TARGET, needs_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BASE = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
@@ -32,6 +31,7 @@ BUILD_TIMEOUT = 900
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="Rust embedding examples: nothing to compare"),
+    needs_venv,
     pytest.mark.timeout(BUILD_TIMEOUT + 60),
 ]
 
@@ -230,6 +230,8 @@ def test_downstream_extension(tmp_path):
     env_dir = tmp_path / "venv"
     install = ["install", "--quiet", "--no-index", "--no-deps", str(wheel)]
     python = env_dir / "bin" / "python"
+    import venv  # (not at the top: the Windows embeddable CPython has none; needs_venv)
+
     if _pip_can_target_another_python():
         # Seconds faster than bootstrapping pip into the new environment.
         venv.create(env_dir, with_pip=False)

@@ -10,7 +10,10 @@ import sys
 import textwrap
 
 import pytest
-from _support import IS_STDLIB
+from _support import (
+    IS_STDLIB,
+    needs_selector_default_loop,
+)
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="rselectors.install() (not in the stdlib)"),
@@ -60,6 +63,7 @@ def test_install_patches_default_selector():
     )
 
 
+@needs_selector_default_loop
 def test_install_patches_exactly_one_attribute_and_not_the_loop():
     """install() changes selectors.DefaultSelector and nothing else: no other attribute of
     selectors or asyncio, not the event loop policy; so asyncio's default loop gets our
@@ -131,6 +135,7 @@ def test_uninstall_leaves_a_later_replacement_alone():
     )
 
 
+@needs_selector_default_loop
 def test_asyncio_default_loop_gets_our_selector():
     """asyncio.selector_events looks up selectors.DefaultSelector at loop creation."""
     run_py(
@@ -193,6 +198,10 @@ def test_names_bound_before_install_are_not_reached():
     )
 
 
+@pytest.mark.skipif(
+    not hasattr(subprocess, "_PopenSelector"),
+    reason="subprocess, socketserver and multiprocessing bind a selector class on POSIX only",
+)
 @pytest.mark.parametrize("import_first", [True, False], ids=["imported-before", "imported-after"])
 def test_modules_binding_a_class_at_import_are_not_reached(import_first):
     """subprocess, socketserver and multiprocessing.connection bind PollSelector (or
@@ -223,6 +232,7 @@ def test_modules_binding_a_class_at_import_are_not_reached(import_first):
     )
 
 
+@needs_selector_default_loop
 def test_existing_selectors_and_loops_keep_their_class():
     run_py(
         """

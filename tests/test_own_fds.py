@@ -16,7 +16,6 @@ itself, as the stdlib gets), and they keep working.
 """
 
 import errno
-import fcntl
 import os
 import sys
 import threading
@@ -36,6 +35,10 @@ from _support import (
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="the stdlib's selectors own no wake-up fd"),
+    pytest.mark.skipif(
+        sys.platform == "win32" or not os.path.isdir("/proc/self/fd"),
+        reason="finds the selector's own fds in /proc/self/fd",
+    ),
     pytest.mark.timeout(60),
     pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning"),
 ]
@@ -351,6 +354,8 @@ def test_forked_child_with_stale_registrations(selector_class, socketpair):
         # them); the child frees them and occupies every other free number below them, so
         # that its new fds take exactly the stale numbers.
         opened = os.open(os.devnull, os.O_RDONLY)
+        import fcntl
+
         devnull = fcntl.fcntl(opened, fcntl.F_DUPFD, max(stale_fds) + 1)
         os.close(opened)
         for n in stale_fds:

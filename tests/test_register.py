@@ -14,6 +14,7 @@ from _support import (
     FilenoObj,
     class_params,
     key_tuple,
+    needs_pipes,
     outcome,
     raised,
     stdlib,
@@ -200,6 +201,7 @@ def test_epoll_register_own_fd(sel, std_sel):
     assert len(sel.get_map()) == 0
 
 
+@needs_pipes
 @pytest.mark.parametrize("selector_class", [p for p in class_params() if p.id != "EpollSelector"])
 def test_regular_file_accepted_by_poll_and_select(sel, std_sel):
     with tempfile.TemporaryFile() as f:

@@ -20,7 +20,13 @@ import time
 import warnings
 
 import pytest
-from _support import IS_STDLIB, popen_with_terminal_sigint
+from _support import (
+    IS_STDLIB,
+    needs_posix_signals,
+    needs_selector,
+    needs_selector_default_loop,
+    popen_with_terminal_sigint,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -178,6 +184,9 @@ def test_not_a_coroutine_raises_asyncio_runs_error(runner):
 def test_debug_flag(runner, debug, env_debug, monkeypatch):
     """debug=True/False sets the loop's debug mode; None keeps the loop's default (which
     PYTHONASYNCIODEBUG sets when the loop is made)."""
+    if env_debug and sys.flags.ignore_environment:
+        pytest.skip("this interpreter ignores PYTHON* variables (-E, or the Windows embeddable "
+                    "build's isolated mode)")
     monkeypatch.setenv("PYTHONASYNCIODEBUG", env_debug)
 
     async def main():
@@ -209,6 +218,7 @@ except KeyboardInterrupt:
 """
 
 
+@needs_posix_signals
 def test_ctrl_c_raises_keyboard_interrupt(runner_name):
     """Ctrl-C while the loop is idle: the main task is cancelled, KeyboardInterrupt raised from
     the runner, the loop closed. The child starts with SIGINT's default disposition, as a
@@ -311,6 +321,7 @@ def test_runs_on_rselectors_loop_woken_by_wakeup():
     assert wakes_with_wakeup and woken == "woken"
 
 
+@needs_selector("PollSelector")
 @only_rselectors
 def test_loop_factory_chooses_the_loop():
     made = []
@@ -387,6 +398,7 @@ def test_importing_rselectors_does_not_import_asyncio():
     assert proc.returncode == 0, proc.stderr
 
 
+@needs_selector_default_loop
 @only_rselectors
 def test_routes_benchmark_runs_and_reports_each_routes_wake_up(tmp_path):
     """benches/asyncio_routes.py (the README's asyncio figures) runs, and each route runs on the

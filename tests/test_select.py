@@ -14,6 +14,8 @@ from _support import (
     class_params,
     fill,
     key_tuple,
+    needs_fd_numbers,
+    needs_pipes,
     outcome,
 )
 
@@ -131,6 +133,7 @@ def test_select_translation_like_stdlib(sel, std_sel, socketpair, events, situat
         assert ev and not ev & ~events
 
 
+@needs_pipes
 def test_select_pipe_hangup_like_stdlib(sel, std_sel):
     r, w = os.pipe()
     try:
@@ -144,6 +147,7 @@ def test_select_pipe_hangup_like_stdlib(sel, std_sel):
         os.close(r)
 
 
+@needs_fd_numbers
 @pytest.mark.parametrize(
     "selector_class",
     class_params(

@@ -29,13 +29,17 @@ import sysconfig
 import zipfile
 
 import pytest
-from _support import IS_STDLIB
+from _support import (
+    IS_STDLIB,
+    needs_venv,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINORS = range(9, 16)  # 3.9 ... 3.15; newer ones claimed or found are added below
 SMOKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wheel_smoke.py")
 
 pytestmark = [
+    needs_venv,
     pytest.mark.slow,
     pytest.mark.skipif(IS_STDLIB, reason="tests rselectors' wheel"),
     pytest.mark.timeout(900),

@@ -12,13 +12,17 @@ See tests/reliability/README.md.
 import faulthandler
 import gc
 import os
-import resource
 import selectors as stdlib
 import sys
 import time
 
 import pytest
 from _support import key_tuple
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits
+    resource = None
 
 #: Multiplier of the soak tests' full counts (``RSELECTORS_SOAK_SCALE``, default 1).
 SOAK_SCALE = float(os.environ.get("RSELECTORS_SOAK_SCALE", "1"))
@@ -127,7 +131,10 @@ def full_collect():
 
 def raise_nofile(want):
     """Raise RLIMIT_NOFILE's soft limit towards ``want`` (up to the hard limit; raising the
-    hard limit needs CAP_SYS_RESOURCE). Returns (old soft, new soft, hard)."""
+    hard limit needs CAP_SYS_RESOURCE). Returns (old soft, new soft, hard); Windows, which has
+    no such limit on sockets, (None, None, None)."""
+    if resource is None:
+        return None, None, None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = want if hard == resource.RLIM_INFINITY else min(want, hard)
     if target > soft:

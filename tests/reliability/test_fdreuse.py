@@ -21,11 +21,19 @@ import socket
 import time
 
 import pytest
-from _support import CLASS_NAMES, EVENT_BOTH, EVENT_READ, EVENT_WRITE, class_params, kind
+from _support import (
+    CLASS_NAMES,
+    EVENT_BOTH,
+    EVENT_READ,
+    EVENT_WRITE,
+    class_params,
+    kind,
+    needs_fd_numbers,
+)
 
 from ._reliability import record, soak_count
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), needs_fd_numbers]
 
 EPOLL = [p for p in class_params() if p.id == "EpollSelector"]
 

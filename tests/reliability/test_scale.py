@@ -1,8 +1,9 @@
 """Reliability: scale.
 
-* Many registered fds (eventfds via ``os.eventfd`` on 3.10+, else pipes) with correct readiness
-  for random subsets, through register / modify / unregister rounds: EpollSelector and
-  PollSelector; SelectSelector below FD_SETSIZE only. Fast: 5,000 fds; soak: 100,000 x
+* Many registered fds (eventfds via ``os.eventfd`` on 3.10+, else pipes; on Windows sockets)
+  with correct readiness for random subsets, through register / modify / unregister rounds:
+  EpollSelector and PollSelector; SelectSelector below FD_SETSIZE only, but on Windows, where
+  its sets are sized by the registrations, with 2,000 sockets. Fast: 5,000 fds; soak: 100,000 x
   ``RSELECTORS_SOAK_SCALE``, capped by RLIMIT_NOFILE's hard limit (the soft limit is raised
   to it; raising the hard limit needs CAP_SYS_RESOURCE). ``test_100k_fds_possible`` skips with
   the exact limit when 100,000 fds cannot be opened here.
@@ -17,32 +18,41 @@
 import errno
 import os
 import random
-import resource
+import socket
 import time
 
 import pytest
-from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, class_params, kind
+from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, WINDOWS, class_params, kind
 
-from ._reliability import raise_nofile, record, soak_count
+from ._reliability import raise_nofile, record, resource, soak_count
 
 pytestmark = pytest.mark.timeout(600)
 
 FD_SETSIZE = 1024
 FAST_FDS = 5_000
 SOAK_FDS = 100_000
+#: Windows: sockets (select() takes nothing else), as many as this count of pairs' read ends.
+WINDOWS_SOCKETS = 2_000
 SCALE_CLASSES = [p for p in class_params() if p.id in ("EpollSelector", "PollSelector")]
 SELECT_ONLY = [p for p in class_params() if p.id == "SelectSelector"]
 
 
 class Counters:
-    """``n`` fds that can be made readable and drained: eventfds, or pipes (read ends)."""
+    """``n`` fds that can be made readable and drained: eventfds, or pipes (read ends), or on
+    Windows sockets (the read ends of socket pairs)."""
 
     def __init__(self, n):
         self.fds = []
         self.write_ends = {}
+        self.sockets = {}
         try:
             for _ in range(n):
-                if hasattr(os, "eventfd"):
+                if WINDOWS:
+                    r, w = socket.socketpair()
+                    r.setblocking(False)
+                    self.fds.append(r.fileno())
+                    self.sockets[r.fileno()] = (r, w)
+                elif hasattr(os, "eventfd"):
                     fd = os.eventfd(0, os.EFD_NONBLOCK)
                     self.fds.append(fd)
                 else:
@@ -55,30 +65,43 @@ class Counters:
             raise
 
     def make_readable(self, fd):
-        if fd in self.write_ends:
+        if fd in self.sockets:
+            self.sockets[fd][1].send(b"x")
+        elif fd in self.write_ends:
             os.write(self.write_ends[fd], b"x")
         else:
             os.eventfd_write(fd, 1)
 
     def drain(self, fd):
         try:
-            os.read(fd, 8)
+            if fd in self.sockets:
+                self.sockets[fd][0].recv(64)
+            else:
+                os.read(fd, 8)
         except BlockingIOError:
             pass
 
     def writable(self, fd):
-        return fd not in self.write_ends  # an eventfd is writable; a pipe's read end is not
+        # An eventfd and a socket are writable; a pipe's read end is not.
+        return fd not in self.write_ends
 
     def close(self):
+        for pair in self.sockets.values():
+            for s in pair:
+                s.close()
         for fd in self.fds:
-            os.close(fd)
+            if fd not in self.sockets:
+                os.close(fd)
         for w in self.write_ends.values():
             os.close(w)
         self.fds = []
         self.write_ends = {}
+        self.sockets = {}
 
 
 def _fds_available(margin=200):
+    if WINDOWS:  # no fd limit on sockets
+        return 10**7
     _old, soft, _hard = raise_nofile(10**7)
     per = 1 if hasattr(os, "eventfd") else 2
     return max(0, (soft - margin - len(os.listdir("/proc/self/fd"))) // per)
@@ -86,6 +109,9 @@ def _fds_available(margin=200):
 
 @pytest.fixture(autouse=True)
 def _restore_nofile():
+    if resource is None:  # Windows
+        yield
+        return
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)
     yield
     resource.setrlimit(resource.RLIMIT_NOFILE, limits)
@@ -96,7 +122,7 @@ def _scale_run(selector_class, wanted, rounds=3, seed=1):
     if n < min(wanted, 1000):
         limits = resource.getrlimit(resource.RLIMIT_NOFILE)
         pytest.skip(f"only {n} fds available (RLIMIT_NOFILE {limits})")
-    if kind(selector_class) == "SelectSelector":
+    if kind(selector_class) == "SelectSelector" and not WINDOWS:
         # Every fd must stay below FD_SETSIZE: a counter takes two fds where it is a pipe
         # (Python < 3.10 has no os.eventfd).
         per_counter = 1 if hasattr(os, "eventfd") else 2
@@ -106,7 +132,7 @@ def _scale_run(selector_class, wanted, rounds=3, seed=1):
     sel = selector_class()
     rng = random.Random(seed)
     try:
-        if kind(selector_class) == "SelectSelector":
+        if kind(selector_class) == "SelectSelector" and not WINDOWS:
             assert max(counters.fds) < FD_SETSIZE
         registered = {}
         for fd in counters.fds:
@@ -173,7 +199,8 @@ def test_many_fds_readiness(selector_class):
 
 @pytest.mark.parametrize("selector_class", SELECT_ONLY)
 def test_select_selector_up_to_fd_setsize(selector_class):
-    _scale_run(selector_class, FD_SETSIZE)
+    """Unix: every fd below FD_SETSIZE. Windows: no such bound, WINDOWS_SOCKETS sockets."""
+    _scale_run(selector_class, WINDOWS_SOCKETS if WINDOWS else FD_SETSIZE)
 
 
 @pytest.mark.soak
