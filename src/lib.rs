@@ -95,6 +95,8 @@
 //! - `abi3-py39` / `abi3-py310`: build it on the stable ABI instead, one wheel for every
 //!   CPython from that version on (the 3.10 floor is faster: `METH_FASTCALL`); enable at most
 //!   one.
+//! - `generate-import-lib`: `python` plus PyO3's own Python import library, to build the
+//!   Windows extension from another OS (with an abi3 feature; `scripts/test-windows`).
 //! - `embed`: `python` plus PyO3's `auto-initialize`, for programs that embed CPython; links
 //!   libpython (a non-system Python may need `LD_LIBRARY_PATH` at run time).
 

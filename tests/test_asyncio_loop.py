@@ -788,6 +788,11 @@ print("RESULT " + json.dumps({
 """
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="swaps the loop class in asyncio.unix_events (Unix only); Windows runs CPython's "
+    "test_selectors instead (tests/test_cpython_suites.py)",
+)
 @pytest.mark.timeout(600)
 def test_cpython_asyncio_suite_on_our_loop():
     """CPython's test_events, test_runners, test_unix_events, test_threads and test_subprocess
