@@ -88,6 +88,10 @@ fn waits_of_a_millisecond_or_more_keep_their_fraction_where_the_kernel_allows() 
         if backend.precise_timeouts() {
             println!("{backend}: select(1.5 ms) median overshoot {late:?}");
             assert!(late < MICROSECONDS, "{backend}: median overshoot {late:?}");
+        } else if cfg!(windows) {
+            // winsock's waits end on the system timer's tick, whose length Windows (or Wine)
+            // chooses: nothing to check but that they never end early (below).
+            println!("{backend}: timer-tick waits: median overshoot {late:?}, not checked");
         } else {
             println!("{backend}: no nanosecond timeouts here: checking whole-ms rounding");
             assert!(late >= Duration::from_micros(400), "{backend}: {late:?}");
