@@ -38,6 +38,7 @@ from _support import (
     FilenoObj,
     fixes_stdlib,
     kind,
+    needs_pipes,
     socketpair,
     stdlib_class,
 )
@@ -308,6 +309,8 @@ FILEOBJ_CASES = {
     "raising_eq": lambda w: RaisingEq(ValueError),
 }
 FILEOBJ_IDS = list(FILEOBJ_CASES)
+#: The cases that put a regular file into select()'s sets (needs_pipes: not on Windows).
+FILE_IN_SELECT = ("regular_file_fd", "regular_file")
 
 
 def fileobj_case(w, case):
@@ -362,15 +365,19 @@ def _ours_differs(selector_class, name, x, theirs):
 
 def _check_no_kernel_leftovers(w, ours, theirs, label):
     """Spare sockets and the regular file register the same on both selectors (a kernel
-    registration left behind by a failed call would make epoll say EEXIST)."""
-    for obj in [*w.spare, w.tmp]:
+    registration left behind by a failed call would make epoll say EEXIST). Not the file on
+    Windows, whose select() takes sockets only (and under Wine fails a file's number with an
+    error that depends on where it stands in the sets)."""
+    for obj in [*w.spare] + ([] if WINDOWS else [w.tmp]):
         o = norm_outcome(outcome(ours.register, obj, EVENT_READ))
         t = norm_outcome(outcome(theirs.register, obj, EVENT_READ))
         assert o == t, (label, obj)
     assert snapshot(ours) == snapshot(theirs), label
 
 
-@pytest.mark.parametrize("case", FILEOBJ_IDS)
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=[needs_pipes] if c in FILE_IN_SELECT else []) for c in FILEOBJ_IDS]
+)
 def test_bad_fileobj_every_method(pair, world, selector_class, case):
     ours, theirs = pair
     x = fileobj_case(world, case)
@@ -669,6 +676,7 @@ def test_closed_selector_every_method(pair, world, selector_class, case):
 
 # --- regular files: epoll refuses them, nothing left behind -----------------------------------
 
+@needs_pipes
 @pytest.mark.parametrize("how", ["fd", "file", "fileno_obj"])
 def test_regular_file_refused_without_leftovers(pair, world, selector_class, how):
     ours, theirs = pair
