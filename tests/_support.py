@@ -152,6 +152,15 @@ def fixes_stdlib(reason):
     return pytest.mark.fixes_stdlib(reason)
 
 
+def windows_fixes_stdlib(reason):
+    """``fixes_stdlib(reason)`` on Windows only (where its stdlib differs); elsewhere nothing."""
+    return fixes_stdlib(reason) if WINDOWS else (lambda test: test)
+
+
+#: Windows' stdlib select() refuses empty sets (README "Known differences").
+EMPTY_SETS = "Windows: the stdlib's select() with nothing registered raises WinError 10022"
+
+
 def class_params(fixes=None):
     """``pytest.param`` per target selector class; ``fixes`` maps class names to a
     fixes_stdlib reason for the backends where the tested behaviour is one of our fixes."""

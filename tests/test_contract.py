@@ -12,6 +12,7 @@ import pytest
 from _support import (
     ALL_CLASS_NAMES,
     CLASS_NAMES,
+    EMPTY_SETS,
     EVENT_BOTH,
     EVENT_READ,
     EVENT_WRITE,
@@ -19,6 +20,7 @@ from _support import (
     TARGET,
     kind,
     stdlib,
+    windows_fixes_stdlib,
 )
 
 # --- module surface -------------------------------------------------------------------------
@@ -48,6 +50,7 @@ def test_same_selector_classes_as_stdlib():
     assert "SelectSelector" in CLASS_NAMES
 
 
+@windows_fixes_stdlib(EMPTY_SETS)
 def test_default_selector():
     """DefaultSelector is one of the module's own classes, the same kind the stdlib picks."""
     default = TARGET.DefaultSelector
@@ -148,6 +151,7 @@ def test_mock_patch_object_register(sel, socketpair):
     assert sel.register(wr, EVENT_WRITE).fileobj is wr
 
 
+@windows_fixes_stdlib(EMPTY_SETS)
 def test_mock_patch_object_select(sel):
     with unittest.mock.patch.object(sel, "select", return_value=["sentinel"]) as m:
         assert sel.select(1) == ["sentinel"]

@@ -19,6 +19,7 @@ import time
 import pytest
 from _support import (
     ALL_CLASS_NAMES,
+    EMPTY_SETS,
     EVENT_BOTH,
     EVENT_READ,
     EVENT_WRITE,
@@ -28,6 +29,7 @@ from _support import (
     fixes_stdlib,
     stdlib_class,
     tcp_pair,
+    windows_fixes_stdlib,
     wine_gap,
 )
 
@@ -99,6 +101,7 @@ def test_a_socket_readable_and_writable_is_one_result(sel, pairs):
     assert ready == [(key, EVENT_BOTH)]
 
 
+@windows_fixes_stdlib(EMPTY_SETS)
 def test_an_empty_selector_sleeps_for_the_timeout(sel):
     """With nothing registered select(t) waits t (winsock's select() itself refuses empty
     sets with WSAEINVAL; the selector's own notifier is always in its set)."""

@@ -22,7 +22,15 @@ import socket
 import time
 
 import pytest
-from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, WINDOWS, class_params, kind
+from _support import (
+    EVENT_BOTH,
+    EVENT_READ,
+    EVENT_WRITE,
+    WINDOWS,
+    class_params,
+    kind,
+    windows_fixes_stdlib,
+)
 
 from ._reliability import raise_nofile, record, resource, soak_count
 
@@ -197,6 +205,7 @@ def test_many_fds_readiness(selector_class):
     _scale_run(selector_class, FAST_FDS)
 
 
+@windows_fixes_stdlib("Windows: the stdlib's select() takes at most 512 sockets")
 @pytest.mark.parametrize("selector_class", SELECT_ONLY)
 def test_select_selector_up_to_fd_setsize(selector_class):
     """Unix: every fd below FD_SETSIZE. Windows: no such bound, WINDOWS_SOCKETS sockets."""
