@@ -47,8 +47,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="soak test: select it with -m soak"))
         # A test parametrized over selector classes of which this platform has none (pytest
         # says only "got empty parameter set"): say which classes there are.
+        empty = "got empty parameter set for (selector_class"
         for mark in item.iter_markers("skip"):
-            if mark.kwargs.get("reason", "").startswith("got empty parameter set for (selector_class"):
+            if mark.kwargs.get("reason", "").startswith(empty):
                 item.add_marker(
                     pytest.mark.skip(
                         reason="for selector classes this platform does not have (it has "
