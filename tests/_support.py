@@ -99,6 +99,12 @@ needs_script_dir_on_path = pytest.mark.skipif(
 needs_selector_default_loop = pytest.mark.skipif(
     WINDOWS, reason="asyncio's default loop on Windows is the ProactorEventLoop: no selector"
 )
+#: The stdlib's modules as source files (the Windows embeddable build has only .pyc in a zip).
+needs_stdlib_sources = pytest.mark.skipif(
+    not os.path.isfile(stdlib.__file__),
+    reason=f"needs the stdlib's source files ({stdlib.__file__} is not one: this CPython has "
+    "only compiled modules, in a zip)",
+)
 #: venv and pip in the interpreter running the tests (to build or install wheels with it).
 needs_venv = pytest.mark.skipif(
     importlib.util.find_spec("venv") is None,
@@ -356,7 +362,10 @@ class Child:
 
 def open_fds():
     """This process's open fd numbers (as strings), not counting those the listing itself
-    opened (closed again by the time their link is read)."""
+    opened (closed again by the time their link is read). None on Windows, which has no such
+    list (and where Wine would show its Linux process's /proc)."""
+    if WINDOWS:
+        return None
     fds = set()
     for name in os.listdir("/proc/self/fd"):
         try:

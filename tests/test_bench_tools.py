@@ -34,6 +34,7 @@ import pytest
 from _support import (
     IS_STDLIB,
     needs_script_dir_on_path,
+    needs_stdlib_sources,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -551,6 +552,7 @@ def _line_of(path, text):
     raise AssertionError(f"{text!r} not in {path}")
 
 
+@needs_stdlib_sources
 def test_profile_classifies_samples_by_one_rule_for_every_impl(rsbench):
     """``echo_load.py profile``'s rule: a frame of the stdlib's selectors.py is the selector
     (its helpers charged to the method they serve); a native selector has no frame, so a
@@ -562,9 +564,6 @@ def test_profile_classifies_samples_by_one_rule_for_every_impl(rsbench):
     from rsbench.profile import classify, parse_raw, shares
 
     base, sel_events = asyncio.base_events.__file__, asyncio.selector_events.__file__
-    if not os.path.exists(base):
-        pytest.skip(f"needs the stdlib's source files ({base} is not one: this CPython has "
-                    "only compiled modules, in a zip)")
     run_once = f"BaseEventLoop._run_once ({_line_of(base, 'self._selector.select(timeout)')})"
     process = f"BaseSelectorEventLoop._process_events ({_line_of(sel_events, 'key.fileobj')})"
     recv = (

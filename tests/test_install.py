@@ -13,6 +13,7 @@ import pytest
 from _support import (
     IS_STDLIB,
     needs_selector_default_loop,
+    needs_stdlib_sources,
 )
 
 pytestmark = [
@@ -394,6 +395,7 @@ def test_uninstall_in_a_process_patched_after_install():
     )
 
 
+@needs_stdlib_sources
 def test_what_counts_as_patched():
     """aiopg's workaround (a stdlib method assigned to another stdlib class) keeps the stdlib's
     objects: install() works. A class of another module in selectors.DefaultSelector, or a

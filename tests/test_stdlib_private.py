@@ -15,7 +15,13 @@ import sys
 import textwrap
 
 import pytest
-from _support import IS_STDLIB, SELECTOR_CLASSES, TARGET, socketpair
+from _support import (
+    IS_STDLIB,
+    SELECTOR_CLASSES,
+    TARGET,
+    needs_selector,
+    socketpair,
+)
 
 PRIVATE = ("_BaseSelectorImpl", "_PollLikeSelector", "_SelectorMapping", "_fileobj_to_fd")
 
@@ -118,6 +124,7 @@ def test_native_classes_are_not_subclasses_of_the_private_bases(cls):
         sel.close()
 
 
+@needs_selector("PollSelector")
 @pytest.mark.parametrize("swap", [False, True], ids=["import-as", "sys.modules-swap"])
 def test_the_aiopg_workaround(swap):
     """aiopg's documented workaround (aiopg issue 837): make the stdlib's poll-like modify the

@@ -31,15 +31,15 @@ import sys
 import tarfile
 import textwrap
 import time
-import venv
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from _support import IS_STDLIB, TARGET, TARGET_NAME
+from _support import IS_STDLIB, TARGET, TARGET_NAME, needs_venv
 
 pytestmark = [
     pytest.mark.skipif(IS_STDLIB, reason="compares rselectors with the stdlib"),
+    needs_venv,
     pytest.mark.timeout(1800),
 ]
 
@@ -89,6 +89,8 @@ def _suite_env():
     works = python.exists() and subprocess.run(
         [str(python), "-c", "pass"], capture_output=True, check=False).returncode == 0
     if not works:
+        import venv  # (here: the Windows embeddable CPython has none; needs_venv)
+
         venv.EnvBuilder(with_pip=True, clear=True).create(home)
     # The module under test, by a link to its package directory (only that package: not the
     # rest of the site-packages it may sit in).
