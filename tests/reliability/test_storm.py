@@ -19,7 +19,8 @@ The fds (the same for the whole test, so that open fds compare across phases):
 
 - *hot*: one end of a socket pair whose peer sent a byte: readable and writable;
 - *cold*: one end of an idle socket pair: writable only;
-- *dead*: the read end of an empty pipe: never ready (a pipe's read end is never writable).
+- *dead*: the read end of an empty pipe: never ready (a pipe's read end is never writable);
+  on Windows, whose select() takes sockets only, a listening socket nobody connects to.
 
 Three *pinned* fds (one of each kind) are registered by the main thread when a phase starts,
 after half the others, and never unregistered: the workers modify them, look them up and try
@@ -75,6 +76,7 @@ import gc
 import itertools
 import os
 import random
+import socket
 import sys
 import threading
 import time
@@ -82,7 +84,7 @@ import tracemalloc
 import weakref
 
 import pytest
-from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, open_fds, socketpair
+from _support import EVENT_BOTH, EVENT_READ, EVENT_WRITE, WINDOWS, open_fds, socketpair
 
 from ._reliability import is_panic, join_all, record, soak_count
 
@@ -186,7 +188,11 @@ class Fds:
         self.all = []
         for kind in ("hot", "cold", "dead"):
             for i in range(per_kind):
-                if kind == "dead":
+                if kind == "dead" and WINDOWS:
+                    sock = socket.create_server(("127.0.0.1", 0))
+                    sock.setblocking(False)
+                    self.closers.append(sock.close)
+                elif kind == "dead":
                     r, w = os.pipe()
                     sock = PipeEnd(r)
                     self.closers += [sock.close, lambda w=w: os.close(w)]
