@@ -114,11 +114,15 @@ class Failure(AssertionError):
     pass
 
 
+#: Releases the GIL and yields the CPU (Windows has no sched_yield: a zero sleep there).
+_yield = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
+
+
 def _maybe_yield():
     """Sometimes hands the GIL over (``os.sched_yield`` releases it): Python code inside a
     call then lets another thread run there, not only when the switch interval expires."""
     if random.random() < YIELD_PROBABILITY:
-        os.sched_yield()
+        _yield()
 
 
 class Data:
