@@ -14,7 +14,8 @@ modifies its registration (``EVENT_READ`` <-> ``EVENT_READ | EVENT_WRITE``) afte
 and a re-add. Closing the stop pipe ends the workers; each reports its counts and CPU time.
 
 The client opens ``connections`` connections, ``window`` at a time (1: one after the other,
-so every connection finds every worker waiting: the worst herd), and reads each one's byte.
+each once every worker sleeps in ``select()``, so that it finds every worker waiting: the
+worst herd), and reads each one's byte.
 
 Used by ``benches/exclusive_wakeups.py`` (the measurement) and by
 ``tests/reliability/test_prefork.py`` (every connection answered once, under load).
@@ -114,13 +115,33 @@ def _fork_worker(variant, cls_name, listener, pipes, churn):
         os._exit(status)
 
 
-def _client(address, connections, window, deadline):
+def _settle(pids, limit=0.2):
+    """Waits (at most ``limit`` seconds) until every worker sleeps, i.e. waits in
+    ``select()`` (their only sleep): a connection made then finds every worker waiting."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            states = []
+            for pid in pids:
+                with open(f"/proc/{pid}/stat") as f:
+                    states.append(f.read().rpartition(")")[2].split()[0])
+        except OSError:
+            return  # no /proc: no settling
+        if all(state == "S" for state in states):
+            return
+        time.sleep(0.0005)
+
+
+def _client(address, connections, window, deadline, pids):
     """Opens ``connections`` connections, ``window`` at a time, and reads each one's byte;
     returns how many were answered. Stops at the first connection left unanswered for
-    ``ANSWER_TIMEOUT`` (every one is answered by a working server), or at ``deadline``."""
+    ``ANSWER_TIMEOUT`` (every one is answered by a working server), or at ``deadline``.
+    One at a time (``window`` 1), each connection waits until every worker waits."""
     answered = 0
     left = connections
     while left and time.monotonic() < deadline:
+        if window == 1:
+            _settle(pids)
         batch = []
         for _ in range(min(window, left)):
             batch.append(socket.create_connection(address, timeout=ANSWER_TIMEOUT))
@@ -161,7 +182,9 @@ def run(variant, workers, connections, window=1, cls_name="EpollSelector", churn
         _read_lines(pipes["ready"][0], workers, b"!", time.monotonic() + 30)
         time.sleep(0.05)  # from registered to blocked in select()
         start = time.perf_counter()
-        answered = _client(listener.getsockname(), connections, window, time.monotonic() + timeout)
+        answered = _client(
+            listener.getsockname(), connections, window, time.monotonic() + timeout, pids
+        )
         elapsed = time.perf_counter() - start
         close("stop", 1)
         reports = [
