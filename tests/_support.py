@@ -91,7 +91,7 @@ needs_fd_numbers = pytest.mark.skipif(
 
 #: Tests that run a script which imports from its own directory (the benchmark scripts).
 needs_script_dir_on_path = pytest.mark.skipif(
-    sys.flags.safe_path,
+    getattr(sys.flags, "safe_path", False),  # the flag is 3.11's
     reason="runs a script that imports from its own directory, which this interpreter leaves "
     "off sys.path (safe_path: the Windows embeddable build's ._pth file sets it)",
 )
