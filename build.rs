@@ -9,6 +9,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(epoll_available)");
     println!("cargo::rustc-check-cfg=cfg(kqueue_available)");
     println!("cargo::rustc-check-cfg=cfg(devpoll_available)");
+    // Set by scripts/loom (RUSTFLAGS="--cfg loom") for the model-checked build.
+    println!("cargo::rustc-check-cfg=cfg(loom)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // epoll, eventfd and timerfd come together: Linux and Android.
     if matches!(os.as_str(), "linux" | "android") {

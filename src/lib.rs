@@ -120,6 +120,16 @@ mod waker;
 #[cfg(feature = "python")]
 pub mod python;
 
+// The model checker's build (`RUSTFLAGS="--cfg loom"`: scripts/loom): the models of the
+// core's concurrent protocols, run as this crate's unit tests on loom's primitives
+// (`sync`) and a model of the kernel (`sys::model`).
+#[cfg(all(loom, not(test)))]
+compile_error!("`--cfg loom` builds the loom models: run them with scripts/loom");
+#[cfg(all(loom, feature = "python"))]
+compile_error!("the loom models run without the `python` feature");
+#[cfg(all(loom, test))]
+mod loom_models;
+
 pub use event::{Event, Events, EVENT_HANGUP, EVENT_PRIORITY, EVENT_READ, EVENT_WRITE};
 pub use interest::Interest;
 pub use selector::{Backend, Selector};

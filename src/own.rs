@@ -37,9 +37,8 @@ use crate::sys::notify::NotifyFd;
 use crate::sys::timer::Timer;
 use crate::waker::WakeState;
 use crate::{RawSource, Token};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// One of the selector's own fds, as a backend adds it.
 pub(crate) trait OwnFd {
@@ -80,7 +79,7 @@ pub(crate) struct Lazy<T> {
 }
 
 impl<T> Lazy<T> {
-    pub(crate) const fn new() -> Lazy<T> {
+    pub(crate) fn new() -> Lazy<T> {
         Lazy {
             made: OnceLock::new(),
             ready: AtomicBool::new(false),
@@ -252,7 +251,7 @@ impl OwnFds {
     }
 
     /// Serialises with the making of own fds (for `reopen`).
-    pub(crate) fn making(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn making(&self) -> MutexGuard<'_, ()> {
         crate::sync::lock(&self.making)
     }
 

@@ -2,6 +2,7 @@
 
 use crate::backend::{dispatch, AnyDriver, Driver};
 use crate::own::OwnFds;
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use crate::timeout::Deadline;
 use crate::waker::Waker;
 use crate::{Events, Interest, RawSource, Source, Token};
@@ -9,8 +10,6 @@ use std::fmt;
 use std::io;
 #[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A kernel readiness interface a [`Selector`] can use.
@@ -171,7 +170,8 @@ impl Backend {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn best() -> Backend {
-        static BEST: OnceLock<Backend> = OnceLock::new();
+        // std's in every build: probed once per process, not a protocol to model.
+        static BEST: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
         *BEST.get_or_init(|| {
             Backend::ALL
                 .into_iter()

@@ -1,7 +1,8 @@
 //! Deadlines: when a wait that may be interrupted and resumed must end. (The kernel's time
 //! formats are `sys::time`'s.)
 
-use std::time::{Duration, Instant};
+use crate::sys::Instant;
+use std::time::Duration;
 
 /// When a wait must end: `None` waits forever.
 #[derive(Clone, Copy, Debug)]

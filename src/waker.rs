@@ -1,10 +1,9 @@
 //! Waking a blocked `select` from another thread.
 
 use crate::own::{Lazy, OwnFd};
+use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::sys::notify::NotifyFd;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// The selector's wake-up state: the notifier (made at first need: see `crate::own`) and the
 /// coalescing flag.
@@ -15,7 +14,7 @@ pub(crate) struct WakeState {
 }
 
 impl WakeState {
-    pub(crate) const fn new() -> WakeState {
+    pub(crate) fn new() -> WakeState {
         WakeState {
             notify: Lazy::new(),
             pending: AtomicBool::new(false),

@@ -162,7 +162,7 @@ mod driver {
     use crate::waker::WakeState;
     use std::io;
     use std::os::fd::{AsFd, BorrowedFd};
-    use std::sync::{Mutex, MutexGuard};
+    use crate::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
     pub(crate) struct Devpoll {

@@ -2,6 +2,7 @@
 
 use super::{already_registered, not_registered, Driver, ReadinessBits};
 use crate::own::{OwnFd, OwnFds, Watch};
+use crate::sync::{AtomicUsize, Ordering};
 use crate::sys::epoll::{
     EpollEvent, EpollFd, Op, EPOLLERR, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI,
     EPOLLRDHUP,
@@ -10,7 +11,6 @@ use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub(crate) struct Epoll {

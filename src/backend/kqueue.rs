@@ -366,7 +366,7 @@ mod driver {
     use crate::waker::WakeState;
     use std::io;
     use std::os::fd::{AsFd, BorrowedFd};
-    use std::sync::{Mutex, MutexGuard};
+    use crate::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
     /// The kernel record for a change, with `EV_RECEIPT` so each gets its own result.

@@ -6,6 +6,7 @@
 
 use super::{Driver, ReadinessBits, Registry, UserSpaceSet};
 use crate::own::{OwnFd, OwnFds, Watch};
+use crate::sync::{Mutex, MutexGuard};
 use crate::sys::poll::{
     self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDHUP,
 };
@@ -13,7 +14,6 @@ use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 #[derive(Default)]

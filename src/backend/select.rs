@@ -7,12 +7,12 @@
 use super::{Driver, Registry, UserSpaceSet};
 use crate::event::flags;
 use crate::own::{OwnFd, OwnFds, Watch};
+use crate::sync::{Mutex, MutexGuard};
 use crate::sys::select::{self, FdSet, FD_SETSIZE};
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, Token};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The message of the stdlib's `ValueError` for fds select cannot watch.

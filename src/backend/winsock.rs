@@ -27,7 +27,7 @@ use crate::sys::winsock::SocketSet;
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, RawSource, Token};
 use std::io;
-use std::sync::{Mutex, MutexGuard};
+use crate::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// One registration.

@@ -69,15 +69,15 @@ macro_rules! syscall {
     }};
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 use std::io;
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Points `target`'s fd number at `fresh`'s open file (closing the one it named) and closes
 /// `fresh`: the number stays, the kernel object behind it changes. A thread already blocked
 /// on the old object keeps it until its call returns.
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
     let (from, to) = (fresh.as_raw_fd(), target.as_raw_fd());
     loop {
@@ -107,7 +107,7 @@ pub(crate) fn replace_fd(target: &OwnedFd, fresh: OwnedFd) -> io::Result<()> {
 ///
 /// `call` must return `Ok(n)` only if the first `n` records at the pointer are initialised
 /// (what the kernel call it makes reports): the records become readable in `buf`.
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 #[inline]
 pub(crate) unsafe fn fill<T>(
     buf: &mut Vec<T>,
@@ -140,18 +140,32 @@ pub(crate) struct RawEvents {
 
 #[cfg(devpoll_available)]
 pub(crate) mod devpoll;
-#[cfg(epoll_available)]
+#[cfg(all(epoll_available, not(loom)))]
 pub(crate) mod epoll;
 #[cfg(kqueue_available)]
 pub(crate) mod kqueue;
+#[cfg(not(loom))]
 pub(crate) mod notify;
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 pub(crate) mod poll;
 #[cfg(unix)]
 pub(crate) mod select;
 pub(crate) mod time;
-#[cfg(epoll_available)]
+#[cfg(all(epoll_available, not(loom)))]
 pub(crate) mod timer;
+
+/// The clock of deadlines.
+#[cfg(not(loom))]
+pub(crate) use std::time::Instant;
+
+// The model checker's build (`--cfg loom`): a model of the Linux kernel's objects stands in
+// for the calls the core makes (epoll, the notifier, the timer, poll) and for the clock.
+#[cfg(all(loom, not(epoll_available)))]
+compile_error!("the loom models model the Linux kernel: build them on Linux");
+#[cfg(loom)]
+pub(crate) mod model;
+#[cfg(loom)]
+pub(crate) use model::{epoll, notify, poll, timer, Instant};
 // The fd_set format and timeouts are built everywhere (and tested on Linux); the call is
 // gated inside.
 pub(crate) mod winsock;
