@@ -37,7 +37,7 @@ use crate::sys::notify::NotifyFd;
 use crate::sys::timer::Timer;
 use crate::waker::WakeState;
 use crate::{RawSource, Token};
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
+use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
 use std::io;
 
 /// One of the selector's own fds, as a backend adds it.
@@ -267,9 +267,12 @@ impl OwnFds {
         if let Some(n) = self.wake.notify.ready() {
             return n.notify();
         }
-        // Pairs with `waiting`: either this load sees the waiter, or the waiter's look at the
-        // flag (after it counted itself) sees the flag just set.
-        if self.waiting.load(Ordering::SeqCst) == 0 {
+        // A store then a load here (the flag, then the count), a store then a load in a
+        // waiter (the count, then the flags: `count_waiting`), a SeqCst fence between each
+        // pair: either this load sees the waiter counted, or the waiter's look sees the flag
+        // just set (and a `shut_down`'s flag stored before it).
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) == 0 {
             return Ok(());
         }
         self.notifier(driver)?.notify()
@@ -283,7 +286,7 @@ impl OwnFds {
         if self.nested.swap(true, Ordering::Relaxed) {
             return;
         }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.count_waiting();
         if self.wake.is_pending() {
             // On failure the wake-up is still carried by the flag to the next select.
             if let Ok(n) = self.notifier(driver) {
@@ -295,8 +298,15 @@ impl OwnFds {
     /// Counts the calling thread as waiting until the guard drops. Taken before a blocking
     /// wait looks at the pending and shutdown flags (see [`wake`](Self::wake)).
     pub(crate) fn waiting(&self) -> Waiting<'_> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.count_waiting();
         Waiting(&self.waiting)
+    }
+
+    /// Counts one more waiting thread, before it looks at the flags: the store of the
+    /// store-then-load that pairs with [`wake`](Self::wake)'s (see there).
+    fn count_waiting(&self) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
     }
 }
 
@@ -327,7 +337,7 @@ pub(crate) struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -22,9 +22,11 @@ impl WakeState {
     }
 
     /// Sets the pending flag; returns whether it was set already (this wake-up coalesces).
-    /// Sequentially consistent: pairs with a waiter's count and look (`crate::own`).
+    /// A release (a waiter that reads the flag sees what was done before, a `shut_down`'s
+    /// flag included) and an acquire (of a `consume` it follows); a wake-up that must reach a
+    /// waiter about to block pairs with it through a fence (`OwnFds::wake`).
     pub(crate) fn set_pending(&self) -> bool {
-        self.pending.swap(true, Ordering::SeqCst)
+        self.pending.swap(true, Ordering::AcqRel)
     }
 
     /// A [`Waker`]'s wake-up: the flag, and the notifier, which the `Waker`'s making made.
@@ -36,10 +38,10 @@ impl WakeState {
         self.nudge()
     }
 
-    /// Whether a user wake-up is pending (a `wake` now would be coalesced). Sequentially
-    /// consistent: a waiter about to block looks here after counting itself.
+    /// Whether a user wake-up is pending (a `wake` now would be coalesced). An acquire: a
+    /// waiter about to block looks here after counting itself (`OwnFds::waiting`).
     pub(crate) fn is_pending(&self) -> bool {
-        self.pending.load(Ordering::SeqCst)
+        self.pending.load(Ordering::Acquire)
     }
 
     /// An internal nudge: a waiter re-reads the registration set and waits again. Nothing to
