@@ -9,6 +9,7 @@
 //! fail, are listed in ARCHITECTURE.md ("Model-checked protocols") and
 //! benches/results/2026-12-07-loom-breaks.txt.
 
+mod shutdown;
 mod wake;
 
 use crate::sys::model;
@@ -17,15 +18,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Preemptions explored per interleaving when `LOOM_MAX_PREEMPTIONS` is not set.
-const DEFAULT_PREEMPTIONS: usize = 2;
-
-/// Runs `model` for every interleaving loom explores; prints how many there were (and, if
+/// Runs `model` for every interleaving loom explores with up to `preemptions` preemptions
+/// (`LOOM_MAX_PREEMPTIONS` overrides it: deeper runs); prints how many there were (and, if
 /// one fails, at which).
-pub(crate) fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static) {
+pub(crate) fn check(
+    name: &'static str,
+    preemptions: usize,
+    model: impl Fn() + Sync + Send + 'static,
+) {
     let mut builder = loom::model::Builder::new();
     if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+        builder.preemption_bound = Some(preemptions);
     }
     if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
         builder.max_branches = 100_000;
@@ -37,10 +40,18 @@ pub(crate) fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static
         start: Instant::now(),
     };
     let iterations = report.iterations.clone();
-    builder.check(move || {
+    let run = move || {
         iterations.fetch_add(1, Ordering::Relaxed);
         model();
-    });
+    };
+    if std::env::var_os("LOOM_LOG").is_some() {
+        // loom's own entry point, which logs each run's operations (LOOM_LOG=trace; with
+        // LOOM_LOCATION=1, where in the source each one is); the limits are loom's from the
+        // environment only.
+        loom::model(run);
+    } else {
+        builder.check(run);
+    }
 }
 
 /// Prints a model's outcome when it ends, passed or failed.

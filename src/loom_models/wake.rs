@@ -64,19 +64,19 @@ fn two_waiters(backend: Backend, by: By) {
 
 #[test]
 fn epoll_selector_wake() {
-    check("wake: epoll, Selector::wake, lazy notifier", || {
+    check("wake: epoll, Selector::wake, lazy notifier", 2, || {
         two_waiters(Backend::Epoll, By::Selector)
     });
 }
 
 #[test]
 fn epoll_waker() {
-    check("wake: epoll, Waker", || two_waiters(Backend::Epoll, By::Waker));
+    check("wake: epoll, Waker", 2, || two_waiters(Backend::Epoll, By::Waker));
 }
 
 #[test]
 fn poll_selector_wake() {
-    check("wake: poll, Selector::wake, lazy notifier", || {
+    check("wake: poll, Selector::wake, lazy notifier", 2, || {
         two_waiters(Backend::Poll, By::Selector)
     });
 }
