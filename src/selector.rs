@@ -564,15 +564,20 @@ impl Selector {
         // before the looks below, or finds this thread waiting and makes sure the notifier
         // reaches its wait (making the notifier if there is none: see `crate::own`).
         let _waiting = self.own.waiting();
-        if self.shutdown.load(Ordering::SeqCst) {
-            events.clear();
-            return Ok(true);
-        }
         loop {
             let epoch = self.epoch.load(Ordering::Relaxed);
             // A wake-up that found no notifier and no waiter is carried by its flag alone:
             // one look without blocking, then it is reported.
             let pending = wake.is_pending();
+            // Looked at after the flag, on every round: a `shut_down` whose wake-up coalesced
+            // with a pending one finds no thread to wake, and the thread that consumes that
+            // one may find no notifier to pass it on through; its `consume` carries the flag
+            // (an acquire of `shut_down`'s swap) to the look at the pending flag above, so
+            // this look sees it.
+            if self.shutdown.load(Ordering::SeqCst) {
+                events.clear();
+                return Ok(true);
+            }
             let timeout = if pending {
                 Some(Duration::ZERO)
             } else {
