@@ -9,6 +9,8 @@
 //! fail, are listed in ARCHITECTURE.md ("Model-checked protocols") and
 //! benches/results/2026-12-07-loom-breaks.txt.
 
+mod lazy;
+mod registration;
 mod shutdown;
 mod wake;
 

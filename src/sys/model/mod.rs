@@ -73,7 +73,8 @@ struct Object {
 
 pub(crate) enum Kind {
     Socket { readable: bool, writable: bool },
-    /// An eventfd: readable while `count > 0`; `writes` counts the writes, for the models.
+    /// An eventfd: readable while `count > 0`, always writable; `writes` counts the writes,
+    /// for the models.
     Notifier { count: u64, writes: u64 },
     /// A timerfd: readable once the clock reaches `expires` (until disarmed or re-armed).
     Timer { expires: Option<Duration> },
@@ -229,7 +230,11 @@ impl State {
         if wanted & readable != 0 && self.readable(object) {
             bits |= readable;
         }
-        let can_write = matches!(self.kind(object), Kind::Socket { writable: true, .. });
+        // An eventfd is writable while its counter is below its maximum: always, here.
+        let can_write = matches!(
+            self.kind(object),
+            Kind::Socket { writable: true, .. } | Kind::Notifier { .. }
+        );
         if wanted & writable != 0 && can_write {
             bits |= writable;
         }
@@ -324,6 +329,16 @@ pub(crate) fn notifier_writes() -> u64 {
                 _ => 0,
             })
             .sum()
+    })
+}
+
+/// How many notifiers were made in this run.
+pub(crate) fn notifiers_made() -> usize {
+    look(|st| {
+        st.objects
+            .iter()
+            .filter(|o| matches!(o.kind, Kind::Notifier { .. }))
+            .count()
     })
 }
 
