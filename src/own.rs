@@ -22,7 +22,9 @@
 //! 3. epoll has no lock: a caller's `modify` or `unregister` that passed the check just
 //!    before the fd appeared and reached the kernel after it was added puts it back and is
 //!    refused ([`OwnFds::reclaim`]). Published before it is added, the fd cannot be missed by
-//!    that second look.
+//!    that second look; a `register` whose add reached it between its creation and its
+//!    publication finds the making under way (`creating`), waits for its end and is refused
+//!    too.
 //!
 //! A wake-up never waits for the notifier: `wake` sets the pending flag and writes the
 //! notifier if there is one; if there is none and no thread waits, the flag alone carries the
@@ -109,6 +111,10 @@ pub(crate) struct OwnFds {
     timer: Lazy<Timer>,
     /// Held while an own fd is made and added, and by `reopen`: one maker at a time.
     making: Mutex<()>,
+    /// Set from just before an own fd is created to its publication (`made`): a caller's
+    /// call that reached the new fd through the kernel in between sees it (see `reclaim`).
+    #[cfg(epoll_available)]
+    creating: AtomicBool,
     /// Threads in a blocking wait (from just before they look at the flags to their return),
     /// plus one for good once the kernel object's fd has been handed out to be waited on in
     /// another loop ([`nested`](Self::nested)).
@@ -134,6 +140,8 @@ impl OwnFds {
             #[cfg(epoll_available)]
             timer: Lazy::new(),
             making: Mutex::new(()),
+            #[cfg(epoll_available)]
+            creating: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             #[cfg(unix)]
             nested: AtomicBool::new(false),
@@ -169,16 +177,28 @@ impl OwnFds {
         Ok(())
     }
 
-    /// After a caller's `modify` or `unregister` of `fd` went through on a kernel set without
-    /// a lock (epoll, the only user): if `fd` is one of ours, it was made after the caller's check and the
-    /// call acted on it; `add` puts it back (with its token), and the call is refused.
+    /// After a caller's `register`, `modify` or `unregister` of `fd` went through on a kernel
+    /// set without a lock (epoll, the only user): if `fd` is one of ours, it was made after
+    /// the caller's check and the call acted on it; `add` puts it back (with its token), and
+    /// the call is refused. An own fd being made may have the number without being published
+    /// yet (a `register` can add it to the set before its maker does): then the making is
+    /// waited for and the number looked at again.
     #[cfg(epoll_available)]
     pub(crate) fn reclaim(
         &self,
         fd: RawSource,
         add: impl FnOnce(RawSource, Token) -> io::Result<()>,
     ) -> io::Result<()> {
-        match self.token_of(fd) {
+        // Before the look at `made`: this reads the store before the creation (which the
+        // kernel's lookup of `fd` in the caller's call came after), or the one after the
+        // publication, which the look then sees.
+        let creating = self.creating.load(Ordering::Acquire);
+        let mut token = self.token_of(fd);
+        if token.is_none() && creating {
+            drop(self.making());
+            token = self.token_of(fd);
+        }
+        match token {
             None => Ok(()),
             Some(token) => {
                 // On failure it stays made but out of the set: nothing better to do than
@@ -229,8 +249,12 @@ impl OwnFds {
             Some(fd) => Ok(fd),
             // Published (so callers' calls naming it are refused) before it is added.
             None => {
-                let fd = unnamed(new, named)?;
-                Ok(lazy.made.get_or_init(|| fd))
+                #[cfg(epoll_available)]
+                self.creating.store(true, Ordering::Relaxed);
+                let made = unnamed(new, named).map(|fd| lazy.made.get_or_init(|| fd));
+                #[cfg(epoll_available)]
+                self.creating.store(false, Ordering::Release);
+                made
             }
         })?;
         lazy.ready.store(true, Ordering::Release);
