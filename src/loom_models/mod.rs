@@ -11,6 +11,7 @@
 
 mod lazy;
 mod registration;
+mod reopen;
 mod shutdown;
 mod wake;
 
