@@ -214,10 +214,21 @@ impl Driver for Epoll {
         }
     }
 
-    fn adopt(&self, fresh: Epoll, _: &WakeState) -> io::Result<()> {
+    fn adopt(&self, fresh: Epoll, wake: &WakeState) -> io::Result<()> {
+        let replaced = self.ep.try_clone()?;
         self.ep.replace(fresh.ep)?;
         self.registered
             .store(fresh.registered.into_inner(), Ordering::Relaxed);
+        // Threads blocked in a wait on the replaced set stay in it: make the notifier ready
+        // there for good (an eventfd is always writable), so that each of them returns at
+        // once and waits again, on the new set, whatever the others do. A write of the
+        // notifier would not do: a thread that returns drains it, and may drain the next
+        // write too (its own, passing the wake-up on) before another has looked. `replaced`
+        // is the set's last fd: the set goes with the last thread in it.
+        if let Some(n) = wake.notify.made() {
+            let always = EPOLLIN | EPOLLOUT;
+            let _ = replaced.ctl(Op::Modify, n.raw_fd(), always, Token::NOTIFY.0 as u64);
+        }
         Ok(())
     }
 

@@ -45,6 +45,7 @@ pub(crate) fn check(
     let iterations = report.iterations.clone();
     let run = move || {
         iterations.fetch_add(1, Ordering::Relaxed);
+        model::take_trace();
         model();
     };
     if std::env::var_os("LOOM_LOG").is_some() {
@@ -69,6 +70,10 @@ impl Drop for Report {
     fn drop(&mut self) {
         let n = self.iterations.load(Ordering::Relaxed);
         let outcome = if std::thread::panicking() {
+            // LOOM_KERNEL_TRACE=1: the failing run's calls to the kernel model.
+            for call in model::take_trace() {
+                eprintln!("  {call}");
+            }
             format!("FAILED at interleaving {n}")
         } else {
             format!("{n} interleavings")

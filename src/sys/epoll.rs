@@ -156,6 +156,11 @@ impl EpollFd {
         Some(info.ok()?.lines().any(|l| registered_as(l) == Some(fd)))
     }
 
+    /// Another fd for the same epoll instance.
+    pub(crate) fn try_clone(&self) -> io::Result<EpollFd> {
+        Ok(EpollFd(self.0.try_clone()?))
+    }
+
     /// Makes this fd number name `fresh`'s kernel object instead (see
     /// [`replace_fd`](super::replace_fd)).
     pub(crate) fn replace(&self, fresh: EpollFd) -> io::Result<()> {

@@ -45,6 +45,12 @@ impl EpollFd {
     /// `EINVAL` (the set itself), `EEXIST` (add of a registered one), `ENOENT` (modify or
     /// delete of one not registered).
     pub(crate) fn ctl(&self, op: Op, fd: RawSource, events: u32, data: u64) -> io::Result<()> {
+        let what = match op {
+            Op::Add => "add",
+            Op::Modify => "modify",
+            Op::Delete => "delete",
+        };
+        super::trace(|| format!("epoll {} {what} {fd} {events:#x} {data:#x}", self.fd()));
         call(|st| {
             let ep = st.object(self.fd())?;
             let object = st.object(fd)?;
@@ -114,9 +120,11 @@ impl EpollFd {
             Kind::Epoll { set } => st.first_expiry(set.iter().map(|e| e.object)),
             _ => None,
         };
+        super::trace(|| format!("epoll {} (set {ep}) waits {timeout:?}", self.fd()));
         if let Some(found) = wait(timeout, ready, timers) {
             buf.extend(found);
         }
+        super::trace(|| format!("epoll (set {ep}) returns {:?}", buf.iter().map(|e| { let d = e.u64; d }).collect::<Vec<_>>()));
         Ok(buf.len())
     }
 
@@ -132,8 +140,17 @@ impl EpollFd {
         })
     }
 
+    /// Another fd (a dup of the placeholder) for the same set.
+    pub(crate) fn try_clone(&self) -> io::Result<EpollFd> {
+        let placeholder = self.0.try_clone()?;
+        let fd = placeholder.as_raw_fd();
+        call(|st| st.dup_at(self.fd(), fd))?;
+        Ok(EpollFd(placeholder))
+    }
+
     /// Makes this number name `fresh`'s set (`dup3`, then `fresh` closes).
     pub(crate) fn replace(&self, fresh: EpollFd) -> io::Result<()> {
+        super::trace(|| format!("epoll {} replaced by {}", self.fd(), fresh.fd()));
         call(|st| st.move_onto(fresh.fd(), self.fd()))
     }
 }

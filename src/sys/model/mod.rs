@@ -94,6 +94,30 @@ fn kernel() -> &'static Kernel {
     &KERNEL
 }
 
+thread_local! {
+    /// The calls of the current run, when `LOOM_KERNEL_TRACE` is set (loom runs a model's
+    /// threads on one thread of the test process).
+    static TRACE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("LOOM_KERNEL_TRACE").is_some())
+}
+
+/// Records a call of the current run (see [`TRACE`]).
+pub(crate) fn trace(what: impl FnOnce() -> String) {
+    if tracing() {
+        let thread = loom::thread::current().id();
+        TRACE.with(|t| t.borrow_mut().push(format!("{thread:?}: {}", what())));
+    }
+}
+
+/// The calls of the current run so far, forgotten.
+pub(crate) fn take_trace() -> Vec<String> {
+    TRACE.with(|t| std::mem::take(&mut *t.borrow_mut()))
+}
+
 /// Runs `f` on the kernel's state (one atomic call); wakes the blocked waits if `f` changed
 /// something they may be waiting for.
 pub(crate) fn call<R>(f: impl FnOnce(&mut State) -> R) -> R {
@@ -129,7 +153,11 @@ pub(crate) fn wait<R>(
             (d, t) => d.or(t),
         };
         match end {
-            None => st = wait_for_change(k, st),
+            None => {
+                trace(|| "blocks".into());
+                st = wait_for_change(k, st);
+                trace(|| "looks again".into());
+            }
             Some(at) => {
                 st.clock = st.clock.max(at);
                 if let Some(out) = ready(&mut st) {
@@ -182,6 +210,15 @@ impl State {
                 set.retain(|e| e.object != object);
             }
         }
+    }
+
+    /// `dup(from)` as `to`, which must be free.
+    pub(crate) fn dup_at(&mut self, from: RawSource, to: RawSource) -> io::Result<()> {
+        let object = self.object(from)?;
+        self.objects[object].names += 1;
+        let old = self.fds.insert(to, object);
+        assert!(old.is_none(), "fd {to} is open already");
+        Ok(())
     }
 
     /// `dup3(from, to)` then `close(from)`: `to` names `from`'s object.

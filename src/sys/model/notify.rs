@@ -36,6 +36,7 @@ impl NotifyFd {
                 *count += 1;
                 *writes += 1;
             }
+            super::trace(|| format!("writes notifier {}", self.0));
             Ok(())
         })
     }
@@ -50,7 +51,8 @@ impl NotifyFd {
         call(|st| {
             if let Ok(object) = st.object(self.0) {
                 if let Kind::Notifier { count, .. } = st.kind_mut(object) {
-                    *count = 0;
+                    let had = std::mem::take(count);
+                    super::trace(|| format!("drains notifier {} ({had})", self.0));
                 }
             }
         });
