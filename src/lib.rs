@@ -106,6 +106,9 @@
 mod backend;
 mod event;
 mod fdmap;
+// The Python layer's fork safety, in plain Rust (its loom model runs without Python).
+#[cfg(any(feature = "python", loom))]
+mod fork;
 mod interest;
 mod own;
 mod selector;

@@ -34,12 +34,12 @@
 //! [`Registry`]: crate::backend::Registry
 
 use crate::backend::Driver;
+use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
 use crate::sys::notify::NotifyFd;
 #[cfg(epoll_available)]
 use crate::sys::timer::Timer;
 use crate::waker::WakeState;
 use crate::{RawSource, Token};
-use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
 use std::io;
 
 /// One of the selector's own fds, as a backend adds it.

@@ -158,11 +158,11 @@ mod driver {
     use super::*;
     use crate::backend::Driver;
     use crate::own::{OwnFd, Watch};
+    use crate::sync::{Mutex, MutexGuard};
     use crate::sys::devpoll::DevPollFd;
     use crate::waker::WakeState;
     use std::io;
     use std::os::fd::{AsFd, BorrowedFd};
-    use crate::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
     pub(crate) struct Devpoll {

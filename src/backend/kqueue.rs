@@ -362,11 +362,11 @@ mod driver {
     use super::*;
     use crate::backend::Driver;
     use crate::own::{OwnFd, Watch};
+    use crate::sync::{Mutex, MutexGuard};
     use crate::sys::kqueue::{self as sys, Kevent, KqueueFd};
     use crate::waker::WakeState;
     use std::io;
     use std::os::fd::{AsFd, BorrowedFd};
-    use crate::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
     /// The kernel record for a change, with `EV_RECEIPT` so each gets its own result.

@@ -22,12 +22,12 @@
 use super::{Registry, UserSpaceSet};
 use crate::event::flags;
 use crate::own::{OwnFds, Watch};
+use crate::sync::{Mutex, MutexGuard};
 use crate::sys::winsock::SocketSet;
 #[cfg(windows)]
 use crate::waker::WakeState;
 use crate::{Event, Events, Interest, RawSource, Token};
 use std::io;
-use crate::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// One registration.

@@ -27,9 +27,11 @@ fn handshake(backend: Backend) {
 
 #[test]
 fn epoll_handshake() {
-    check("lazy notifier: epoll, a wake-up against a waiter", 3, || {
-        handshake(Backend::Epoll)
-    });
+    check(
+        "lazy notifier: epoll, a wake-up against a waiter",
+        3,
+        || handshake(Backend::Epoll),
+    );
 }
 
 #[test]
@@ -88,5 +90,9 @@ fn nested() {
 
 #[test]
 fn epoll_nested() {
-    check("lazy notifier: epoll nested in an outer loop, a wake-up", 3, nested);
+    check(
+        "lazy notifier: epoll nested in an outer loop, a wake-up",
+        3,
+        nested,
+    );
 }

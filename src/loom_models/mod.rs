@@ -9,6 +9,7 @@
 //! fail, are listed in ARCHITECTURE.md ("Model-checked protocols") and
 //! benches/results/2026-12-07-loom-breaks.txt.
 
+mod fork;
 mod lazy;
 mod registration;
 mod reopen;

@@ -30,16 +30,20 @@ fn registered_while_waiting(backend: Backend) {
 
 #[test]
 fn poll_registered_while_waiting() {
-    check("registration: poll, a ready fd registered while a thread waits", 3, || {
-        registered_while_waiting(Backend::Poll)
-    });
+    check(
+        "registration: poll, a ready fd registered while a thread waits",
+        3,
+        || registered_while_waiting(Backend::Poll),
+    );
 }
 
 #[test]
 fn epoll_registered_while_waiting() {
-    check("registration: epoll, a ready fd registered while a thread waits", 3, || {
-        registered_while_waiting(Backend::Epoll)
-    });
+    check(
+        "registration: epoll, a ready fd registered while a thread waits",
+        3,
+        || registered_while_waiting(Backend::Epoll),
+    );
 }
 
 const T1: usize = 1;
@@ -70,7 +74,10 @@ fn changes_while_waiting(backend: Backend) {
                         T2 => before < 3 && after >= 1,
                         _ => false,
                     };
-                    assert!(live, "token {t} from a select in phases {before}..{after}: {o:?}");
+                    assert!(
+                        live,
+                        "token {t} from a select in phases {before}..{after}: {o:?}"
+                    );
                 }
             }
         })
@@ -89,22 +96,29 @@ fn changes_while_waiting(backend: Backend) {
     assert!(select(&s, Some(Duration::ZERO)).tokens.is_empty());
     if backend == Backend::Epoll {
         let set = epoll_set();
-        assert!(set.iter().all(|&(_, _, t)| Token(t) == Token::NOTIFY), "{set:?}");
+        assert!(
+            set.iter().all(|&(_, _, t)| Token(t) == Token::NOTIFY),
+            "{set:?}"
+        );
     }
 }
 
 #[test]
 fn poll_changes_while_waiting() {
-    check("registration: poll, register/modify/unregister while a thread waits", 2, || {
-        changes_while_waiting(Backend::Poll)
-    });
+    check(
+        "registration: poll, register/modify/unregister while a thread waits",
+        2,
+        || changes_while_waiting(Backend::Poll),
+    );
 }
 
 #[test]
 fn epoll_changes_while_waiting() {
-    check("registration: epoll, register/modify/unregister while a thread waits", 2, || {
-        changes_while_waiting(Backend::Epoll)
-    });
+    check(
+        "registration: epoll, register/modify/unregister while a thread waits",
+        2,
+        || changes_while_waiting(Backend::Epoll),
+    );
 }
 
 /// epoll's stale number: a registered socket closed without `unregister` leaves its number
@@ -144,7 +158,10 @@ fn stale_number(call: fn(&crate::Selector, i32) -> std::io::Result<()>, stray: O
         .expect("caller")
         .expect_err("the caller's fd is closed");
     let closed = err.raw_os_error() == Some(libc::EBADF);
-    assert!(closed || err.kind() == std::io::ErrorKind::NotFound, "{err}");
+    assert!(
+        closed || err.kind() == std::io::ErrorKind::NotFound,
+        "{err}"
+    );
     for (n, events, t) in epoll_set() {
         let notifier = Token(t) == Token::NOTIFY && events == libc::EPOLLIN as u32;
         assert!(notifier, "fd {n}: {events:#x} {t}");
@@ -157,21 +174,32 @@ fn stale_number(call: fn(&crate::Selector, i32) -> std::io::Result<()>, stray: O
 
 #[test]
 fn epoll_stale_number_modify() {
-    check("registration: epoll, a stale number's modify against the notifier's making", 3, || {
-        stale_number(|s, fd| s.modify(fd, Token(T2), Interest::WRITABLE), Some(T2))
-    });
+    check(
+        "registration: epoll, a stale number's modify against the notifier's making",
+        3,
+        || {
+            stale_number(
+                |s, fd| s.modify(fd, Token(T2), Interest::WRITABLE),
+                Some(T2),
+            )
+        },
+    );
 }
 
 #[test]
 fn epoll_stale_number_unregister() {
-    check("registration: epoll, a stale number's unregister against the notifier's making", 3, || {
-        stale_number(|s, fd| s.unregister(fd), None)
-    });
+    check(
+        "registration: epoll, a stale number's unregister against the notifier's making",
+        3,
+        || stale_number(|s, fd| s.unregister(fd), None),
+    );
 }
 
 #[test]
 fn epoll_stale_number_register() {
-    check("registration: epoll, a stale number's register against the notifier's making", 3, || {
-        stale_number(|s, fd| s.register(fd, Token(T2), Interest::READABLE), None)
-    });
+    check(
+        "registration: epoll, a stale number's register against the notifier's making",
+        3,
+        || stale_number(|s, fd| s.register(fd, Token(T2), Interest::READABLE), None),
+    );
 }

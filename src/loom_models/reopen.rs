@@ -44,5 +44,9 @@ fn reopen_with_waiters() {
 
 #[test]
 fn epoll() {
-    check("reopen: epoll, two threads blocked on the replaced set", 2, reopen_with_waiters);
+    check(
+        "reopen: epoll, two threads blocked on the replaced set",
+        2,
+        reopen_with_waiters,
+    );
 }

@@ -79,16 +79,20 @@ fn coalesced(backend: Backend) {
 
 #[test]
 fn epoll_coalesced() {
-    check("shut_down: epoll, coalesced with a pending wake-up", 3, || {
-        coalesced(Backend::Epoll)
-    });
+    check(
+        "shut_down: epoll, coalesced with a pending wake-up",
+        3,
+        || coalesced(Backend::Epoll),
+    );
 }
 
 #[test]
 fn poll_coalesced() {
-    check("shut_down: poll, coalesced with a pending wake-up", 3, || {
-        coalesced(Backend::Poll)
-    });
+    check(
+        "shut_down: poll, coalesced with a pending wake-up",
+        3,
+        || coalesced(Backend::Poll),
+    );
 }
 
 #[test]

@@ -57,7 +57,11 @@ fn two_waiters(backend: Backend, by: By) {
     // Each select consumed one wake-up; a pending one is the other. No more writes than that.
     let pending = u64::from(s.wake_pending());
     let writes = model::notifier_writes();
-    assert!(writes <= 2 + pending, "{writes} writes for {} wake-ups", 2 + pending);
+    assert!(
+        writes <= 2 + pending,
+        "{writes} writes for {} wake-ups",
+        2 + pending
+    );
     drop(waker);
     assert!(Arc::strong_count(&s) == 1);
 }
@@ -71,7 +75,9 @@ fn epoll_selector_wake() {
 
 #[test]
 fn epoll_waker() {
-    check("wake: epoll, Waker", 2, || two_waiters(Backend::Epoll, By::Waker));
+    check("wake: epoll, Waker", 2, || {
+        two_waiters(Backend::Epoll, By::Waker)
+    });
 }
 
 #[test]

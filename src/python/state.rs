@@ -5,6 +5,7 @@
 use super::convert::{self, Fd};
 use super::errors;
 use crate::fdmap::FdMap;
+use crate::fork::PerProcess;
 use crate::timeout::Deadline;
 use crate::{Backend, Events, Interest, RawSource, Selector, Token};
 use pyo3::exceptions::{PyKeyError, PyValueError};
@@ -42,12 +43,10 @@ pub(crate) fn _after_fork_in_child() {
 /// the GIL is released.
 pub(crate) struct Table {
     pub(crate) slots: FdMap<Slot>,
-    /// `None` once closed.
-    core: Option<Arc<Selector>>,
+    /// The core and the [`FORK_GENERATION`] it belongs to; closed: none.
+    core: PerProcess,
     /// Bumped whenever an fd is added or removed (live `get_map()` iterators check it).
     pub(crate) version: u64,
-    /// The [`FORK_GENERATION`] the kernel objects belong to.
-    fork_generation: u64,
     /// The next registration's generation (see [`token`]).
     next_gen: u32,
     /// Kernel tokens of the last select's events that matched no live registration.
@@ -58,16 +57,17 @@ impl Table {
     /// The core, if it is open and this process's: a forked child that has not yet given
     /// itself its own kernel objects must not touch the parent's.
     fn own_core(&self) -> Option<&Selector> {
-        let current = self.fork_generation == FORK_GENERATION.load(Ordering::Relaxed);
-        self.core.as_deref().filter(|_| current)
+        self.core
+            .current(FORK_GENERATION.load(Ordering::Relaxed))
+            .map(|core| &**core)
     }
+}
 
-    /// The live registrations, as [`Selector::reopen`] takes them.
-    fn registrations(&self) -> impl Iterator<Item = (RawSource, Token, Interest)> + '_ {
-        self.slots
-            .iter()
-            .map(|(fd, slot)| (fd, token(fd, slot.gen), slot.interest))
-    }
+/// The live registrations, as [`Selector::reopen`] and a forked child's new core take them.
+fn registrations(slots: &FdMap<Slot>) -> impl Iterator<Item = (RawSource, Token, Interest)> + '_ {
+    slots
+        .iter()
+        .map(|(fd, slot)| (fd, token(fd, slot.gen), slot.interest))
 }
 
 /// The kernel token of a registration: the fd (Windows: the SOCKET, which fits too) in the low
@@ -183,9 +183,11 @@ impl Inner {
             backend,
             table: Mutex::new(Table {
                 slots: FdMap::new(),
-                core: Some(Arc::new(Selector::with_backend(backend)?)),
+                core: PerProcess::new(
+                    Selector::with_backend(backend)?,
+                    FORK_GENERATION.load(Ordering::Relaxed),
+                ),
                 version: 0,
-                fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
                 next_gen: 0,
                 last_stale: Vec::new(),
             }),
@@ -211,33 +213,18 @@ impl Inner {
     /// first a new native selector of its own holding the same registrations (fds the child
     /// no longer has stay in the table, where unregistering them is quiet, as after a close
     /// in one process), or, if it cannot make one (no fd left), that `OSError`, with nothing
-    /// changed and the parent's objects untouched: the next call tries again. A new one, not
-    /// [`Selector::reopen`]: the parent's threads may have held its locks at the fork.
+    /// changed and the parent's objects untouched: the next call tries again
+    /// ([`PerProcess::for_process`]). A new one, not [`Selector::reopen`]: the parent's
+    /// threads may have held its locks at the fork.
     #[inline]
     fn kernel<'t>(&self, table: &'t mut Table) -> PyResult<&'t Arc<Selector>> {
-        if table.fork_generation != FORK_GENERATION.load(Ordering::Relaxed) {
-            self.after_fork(table)?;
-        }
-        table
-            .core
-            .as_ref()
-            .ok_or_else(|| errors::kernel_object_closed(self.backend))
-    }
-
-    /// [`kernel`](Self::kernel)'s first call in a forked child.
-    #[cold]
-    fn after_fork(&self, table: &mut Table) -> PyResult<()> {
-        if table.core.is_some() {
-            let core = Selector::with_backend(self.backend).map_err(errors::os_error)?;
-            for (fd, token, interest) in table.registrations() {
-                // Refused (an fd closed since, or one whose number the new selector's own
-                // fds now carry): left out, as `reopen` leaves such ones out.
-                let _ = core.register(fd, token, interest);
-            }
-            table.core = Some(Arc::new(core));
-        }
-        table.fork_generation = FORK_GENERATION.load(Ordering::Relaxed);
-        Ok(())
+        let Table { core, slots, .. } = table;
+        core.for_process(
+            FORK_GENERATION.load(Ordering::Relaxed),
+            registrations(slots),
+        )
+        .map_err(errors::os_error)?
+        .ok_or_else(|| errors::kernel_object_closed(self.backend))
     }
 
     /// The native selector, for Rust code that shares it (the closed-selector error once
@@ -251,7 +238,7 @@ impl Inner {
     pub(crate) fn wakeup(&self, py: Python<'_>) -> PyResult<()> {
         let core = {
             let mut table = self.lock();
-            if table.core.is_none() {
+            if !table.core.is_open() {
                 return Ok(());
             }
             self.kernel(&mut table)?.clone()
@@ -277,7 +264,7 @@ impl Inner {
         table.last_stale.clear();
         if let Some(core) = table.own_core() {
             // On failure (no fd left) the next recurrence tries again.
-            let _ = core.reopen(table.registrations());
+            let _ = core.reopen(registrations(&table.slots));
         }
     }
 

@@ -124,7 +124,10 @@ impl EpollFd {
         if let Some(found) = wait(timeout, ready, timers) {
             buf.extend(found);
         }
-        super::trace(|| format!("epoll (set {ep}) returns {:?}", buf.iter().map(|e| { let d = e.u64; d }).collect::<Vec<_>>()));
+        super::trace(|| {
+            let tokens: Vec<u64> = buf.iter().map(|e| e.u64).collect();
+            format!("epoll (set {ep}) returns {tokens:?}")
+        });
         Ok(buf.len())
     }
 

@@ -72,13 +72,23 @@ struct Object {
 }
 
 pub(crate) enum Kind {
-    Socket { readable: bool, writable: bool },
+    Socket {
+        readable: bool,
+        writable: bool,
+    },
     /// An eventfd: readable while `count > 0`, always writable; `writes` counts the writes,
     /// for the models.
-    Notifier { count: u64, writes: u64 },
+    Notifier {
+        count: u64,
+        writes: u64,
+    },
     /// A timerfd: readable once the clock reaches `expires` (until disarmed or re-armed).
-    Timer { expires: Option<Duration> },
-    Epoll { set: Vec<Entry> },
+    Timer {
+        expires: Option<Duration>,
+    },
+    Epoll {
+        set: Vec<Entry>,
+    },
 }
 
 /// One registration of an epoll set.
@@ -254,9 +264,14 @@ impl State {
             Kind::Socket { readable, .. } => *readable,
             Kind::Notifier { count, .. } => *count > 0,
             Kind::Timer { expires } => expires.is_some_and(|at| self.clock >= at),
-            Kind::Epoll { set } => set
-                .iter()
-                .any(|e| self.ready(e.object, e.events, libc::EPOLLIN as u32, libc::EPOLLOUT as u32) != 0),
+            Kind::Epoll { set } => set.iter().any(|e| {
+                self.ready(
+                    e.object,
+                    e.events,
+                    libc::EPOLLIN as u32,
+                    libc::EPOLLOUT as u32,
+                ) != 0
+            }),
         }
     }
 
