@@ -7,6 +7,7 @@
 use super::{check, select, selector};
 use crate::sys::model;
 use crate::sys::poll;
+use crate::sys::Instant;
 use crate::Backend;
 use loom::thread;
 use std::os::fd::AsRawFd;
@@ -41,11 +42,11 @@ fn poll_handshake() {
     });
 }
 
-/// Three makers at once on poll (whose waits make the notifier before they block): a
-/// waiter, a wake-up that finds it waiting, and `waker()`. One notifier is made, and it is the
+/// Three makers at once: a waiter (on poll, whose waits make the notifier before they block),
+/// a wake-up that finds it waiting, and `waker()`. One notifier is made, and it is the
 /// selector's; the waiter returns woken.
-fn makers() {
-    let s = selector(Backend::Poll);
+fn makers(backend: Backend) {
+    let s = selector(backend);
     let waiter = {
         let s = s.clone();
         thread::spawn(move || select(&s, None))
@@ -59,14 +60,26 @@ fn makers() {
     let o = waiter.join().expect("waiter");
     assert!(o.woken && o.tokens.is_empty(), "{o:?}");
     assert_eq!(model::notifiers_made(), 1);
-    let open = model::open_fds();
+    let open: Vec<_> = model::open_fds()
+        .into_iter()
+        .filter(|&fd| fd >= model::FIRST_FD)
+        .collect();
     assert!(open.len() == 1 && s.owns(open[0]), "{open:?}");
     drop(waker);
 }
 
 #[test]
 fn poll_makers() {
-    check("lazy notifier: poll, three makers at once", 2, makers);
+    check("lazy notifier: poll, three makers at once", 2, || {
+        makers(Backend::Poll)
+    });
+}
+
+#[test]
+fn epoll_makers() {
+    check("lazy notifier: epoll, two makers and a waiter", 2, || {
+        makers(Backend::Epoll)
+    });
 }
 
 /// `try_as_fd` (the selector nested in another loop) against a wake-up: the kernel object's
@@ -94,5 +107,41 @@ fn epoll_nested() {
         "lazy notifier: epoll nested in an outer loop, a wake-up",
         3,
         nested,
+    );
+}
+
+/// The timer, the other own fd made at first need: two threads wait less than a millisecond
+/// at once, so both may make it and both arm and disarm it, each for its own wait. One timer
+/// is made; no wait returns before its deadline on the model's clock (a wait whose timer the
+/// other thread re-armed or disarmed ends on the kernel's timeout instead, or waits again for
+/// the time left), none reports an event.
+fn sub_millisecond_waits() {
+    let s = selector(Backend::Epoll);
+    let waits: Vec<_> = [300, 500]
+        .into_iter()
+        .map(|micros| {
+            let s = s.clone();
+            thread::spawn(move || {
+                let timeout = Duration::from_micros(micros);
+                let start = Instant::now();
+                let o = select(&s, Some(timeout));
+                let waited = Instant::now().saturating_duration_since(start);
+                assert!(!o.woken && o.tokens.is_empty(), "{o:?}");
+                assert!(waited >= timeout, "waited {waited:?} of {timeout:?}");
+            })
+        })
+        .collect();
+    for w in waits {
+        w.join().expect("waiter");
+    }
+    assert_eq!(model::timers_made(), 1);
+}
+
+#[test]
+fn epoll_timer() {
+    check(
+        "lazy timer: epoll, two sub-millisecond waits at once",
+        2,
+        sub_millisecond_waits,
     );
 }

@@ -386,12 +386,16 @@ pub(crate) fn notifier_writes() -> u64 {
 
 /// How many notifiers were made in this run.
 pub(crate) fn notifiers_made() -> usize {
-    look(|st| {
-        st.objects
-            .iter()
-            .filter(|o| matches!(o.kind, Kind::Notifier { .. }))
-            .count()
-    })
+    made(|k| matches!(k, Kind::Notifier { .. }))
+}
+
+/// How many timers were made in this run.
+pub(crate) fn timers_made() -> usize {
+    made(|k| matches!(k, Kind::Timer { .. }))
+}
+
+fn made(kind: impl Fn(&Kind) -> bool) -> usize {
+    look(|st| st.objects.iter().filter(|o| kind(&o.kind)).count())
 }
 
 /// The numbers open now.
