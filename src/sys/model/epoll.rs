@@ -14,6 +14,7 @@ pub(crate) const EPOLLERR: u32 = libc::EPOLLERR as u32;
 pub(crate) const EPOLLHUP: u32 = libc::EPOLLHUP as u32;
 pub(crate) const EPOLLRDHUP: u32 = libc::EPOLLRDHUP as u32;
 pub(crate) const EPOLLPRI: u32 = libc::EPOLLPRI as u32;
+pub(crate) const EPOLLEXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
 
 /// An epoll set, filed under the number of a real placeholder fd (for `AsFd`).
 #[derive(Debug)]
@@ -42,8 +43,10 @@ impl EpollFd {
     }
 
     /// `epoll_ctl(op, fd, {events, data})`, with Linux's errors: `EBADF` (no such fd),
-    /// `EINVAL` (the set itself), `EEXIST` (add of a registered one), `ENOENT` (modify or
-    /// delete of one not registered).
+    /// `EINVAL` (the set itself; a modify that asks for `EPOLLEXCLUSIVE` or of an exclusive
+    /// registration), `EEXIST` (add of a registered one), `ENOENT` (modify or delete of one
+    /// not registered). An exclusive registration's wake-up of one set among several is not
+    /// modelled (the models have one set per selector).
     pub(crate) fn ctl(&self, op: Op, fd: RawSource, events: u32, data: u64) -> io::Result<()> {
         let what = match op {
             Op::Add => "add",
@@ -61,6 +64,12 @@ impl EpollFd {
                 return Err(err(libc::EINVAL));
             };
             let at = set.iter().position(|e| e.object == object && e.fd == fd);
+            let exclusive = |events: u32| events & EPOLLEXCLUSIVE != 0;
+            if matches!(op, Op::Modify)
+                && (exclusive(events) || at.is_some_and(|i| exclusive(set[i].events)))
+            {
+                return Err(err(libc::EINVAL));
+            }
             match (op, at) {
                 (Op::Add, Some(_)) => Err(err(libc::EEXIST)),
                 (Op::Add, None) => {

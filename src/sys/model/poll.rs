@@ -12,6 +12,7 @@ pub(crate) const POLLERR: i16 = libc::POLLERR;
 pub(crate) const POLLHUP: i16 = libc::POLLHUP;
 pub(crate) const POLLNVAL: i16 = libc::POLLNVAL;
 pub(crate) const POLLPRI: i16 = libc::POLLPRI;
+pub(crate) const POLLRDHUP: i16 = libc::POLLRDHUP;
 
 pub(crate) fn pollfd(fd: i32, events: i16) -> PollFd {
     PollFd {
