@@ -377,19 +377,30 @@ def open_fds():
 
 
 #: The syscalls a selector waits in (epoll_wait, epoll_pwait, epoll_pwait2, poll, ppoll,
-#: select, pselect6), by machine: /proc/<pid>/task/<tid>/syscall names the one a thread is
-#: blocked in.
+#: select, pselect6), by the kernel's machine: /proc/<pid>/task/<tid>/syscall names the one a
+#: thread is blocked in, in the kernel's numbering.
 _WAIT_SYSCALLS = {
     "x86_64": {232, 281, 441, 7, 271, 23, 270},
     "aarch64": {22, 441, 73, 72},
 }
 
 
+def kernel_machine():
+    """The machine the kernel runs on. It differs from ``platform.machine()`` (the process's)
+    under a user-mode emulator: qemu-user reports the emulated CPU in ``uname()`` but makes
+    the kernel's own system calls, so /proc shows the kernel's syscall numbers."""
+    try:
+        with open("/proc/sys/kernel/arch") as f:  # (on kernels that have it)
+            return f.read().strip()
+    except OSError:
+        return platform.machine()
+
+
 def blocked_in_wait(native_id, timeout=10.0):
     """Waits until thread ``native_id`` (``threading.get_native_id()``) of this process is
     blocked in a selector's wait syscall; False if it is not within ``timeout`` s. None if
     this platform cannot tell (not Linux, or a machine not in the table)."""
-    waits = _WAIT_SYSCALLS.get(platform.machine())
+    waits = _WAIT_SYSCALLS.get(kernel_machine())
     path = f"/proc/self/task/{native_id}/syscall"
     if waits is None or not os.path.exists(path):
         return None
