@@ -119,6 +119,22 @@ def needs_selector(name):
         not hasattr(TARGET, name), reason=f"needs {name}, which this platform does not have"
     )
 
+
+def _slowdown():
+    try:
+        value = int(os.environ.get("RSELECTORS_TEST_SLOWDOWN", "1"))
+    except ValueError:
+        return 1
+    return max(value, 1)
+
+
+#: How many times slower than native the tests run: ``RSELECTORS_TEST_SLOWDOWN`` (a whole
+#: number, default 1), which scripts/test-aarch64 (qemu's emulation) and scripts/test-windows
+#: (Wine) set. The Rust tests read the same variable (tests/common/mod.rs; scripts/memcheck
+#: sets it for valgrind). It scales deadlock guards and upper bounds on how long something
+#: may take, never a lower bound and never a timeout the test passes to the code under test.
+SLOWDOWN = _slowdown()
+
 #: Every selector class name the stdlib may define, in a stable order.
 ALL_CLASS_NAMES = (
     "EpollSelector",

@@ -22,6 +22,7 @@ import time
 import pytest
 from _support import (
     IS_STDLIB,
+    SLOWDOWN,
     TARGET,
     needs_posix_signals,
     needs_script_dir_on_path,
@@ -793,7 +794,7 @@ print("RESULT " + json.dumps({
     reason="swaps the loop class in asyncio.unix_events (Unix only); Windows runs CPython's "
     "test_selectors instead (tests/test_cpython_suites.py)",
 )
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(600 * SLOWDOWN)
 def test_cpython_asyncio_suite_on_our_loop():
     """CPython's test_events, test_runners, test_unix_events, test_threads and test_subprocess
     with asyncio's SelectorEventLoop replaced by ours, so every loop they build wakes up
@@ -816,7 +817,7 @@ def test_cpython_asyncio_suite_on_our_loop():
         [sys.executable, "-c", CPYTHON_ON_OUR_LOOP, *modules],
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=540 * SLOWDOWN,
         check=False,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
