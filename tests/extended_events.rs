@@ -226,14 +226,17 @@ mod exclusive {
     use std::sync::mpsc;
     use std::time::Instant;
 
-    /// The wait syscalls of this machine (x86_64, aarch64 Linux), for [`blocked`].
+    /// The wait syscalls of the kernel's machine (x86_64, aarch64 Linux), for [`blocked`]:
+    /// /proc shows the kernel's numbering, which differs from the process's under a user-mode
+    /// emulator (qemu-user runs an aarch64 build on an x86_64 kernel, scripts/test-aarch64).
     fn wait_syscalls() -> &'static [i64] {
-        if cfg!(target_arch = "x86_64") {
-            &[232, 281, 441, 7, 271, 23, 270]
-        } else if cfg!(target_arch = "aarch64") {
-            &[22, 441, 73, 72]
-        } else {
-            &[]
+        let arch = std::fs::read_to_string("/proc/sys/kernel/arch")
+            .map(|a| a.trim().to_owned())
+            .unwrap_or_else(|_| std::env::consts::ARCH.to_owned());
+        match arch.as_str() {
+            "x86_64" => &[232, 281, 441, 7, 271, 23, 270],
+            "aarch64" => &[22, 441, 73, 72],
+            _ => &[],
         }
     }
 
