@@ -137,8 +137,9 @@ pub fn poll_now(selector: &Selector, events: &mut Events) {
 }
 
 /// How much slower than native the tests run: `RSELECTORS_TEST_SLOWDOWN` (default 1), set by
-/// `scripts/memcheck` for runs under valgrind or a sanitizer and `scripts/test-windows` for
-/// Wine. Scales deadlock guards only: timeouts that the tests check are never scaled.
+/// `scripts/memcheck` for runs under valgrind or a sanitizer, `scripts/test-windows` for
+/// Wine and `scripts/test-aarch64` for qemu. Scales deadlock guards only: timeouts that the
+/// tests check are never scaled.
 pub fn slowdown() -> u32 {
     std::env::var("RSELECTORS_TEST_SLOWDOWN")
         .ok()
