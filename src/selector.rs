@@ -604,6 +604,33 @@ impl Selector {
         }
     }
 
+    /// The look without blocking that a wait that may block starts with on a backend that
+    /// must watch the notifier from the start and has none yet ([`wait_on`](Self::wait_on)),
+    /// taken before that wait by a caller that can act on its result more cheaply than the
+    /// wait (the Python layer, with the GIL held). Returns whether it found something to
+    /// report (`events` and [`Events::woken`] as a zero-timeout `select` leaves them); if it
+    /// found nothing, the notifier is made, so the wait that follows blocks at once and
+    /// looks no twice. Does nothing and returns `false` when there is no such look to take
+    /// (epoll, a notifier made already, a shutdown: the wait handles that).
+    pub(crate) fn look_before_blocking(&self, events: &mut Events) -> io::Result<bool> {
+        dispatch!(&self.driver, d => self.look_on(d, events))
+    }
+
+    fn look_on<D: Driver>(&self, d: &D, events: &mut Events) -> io::Result<bool> {
+        if D::BLOCKS_WITHOUT_NOTIFIER
+            || self.own.wake.notify.ready().is_some()
+            || self.shutdown.load(Ordering::SeqCst)
+        {
+            return Ok(false);
+        }
+        self.select(events, Some(Duration::ZERO))?;
+        if events.woken() || !events.is_empty() {
+            return Ok(true);
+        }
+        self.own.notifier(d)?;
+        Ok(false)
+    }
+
     /// One backend wait of up to `timeout`; returns whether the notifier was readable.
     fn wait_once(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<bool> {
         dispatch!(&self.driver, d => self.wait_on(d, events, timeout))

@@ -268,6 +268,40 @@ impl Inner {
         }
     }
 
+    /// Appends the ready keys of a select's `events` (see [`collect_ready`]); returns whether
+    /// some matched no live registration (then noted: [`note_stale`](Self::note_stale)).
+    fn report(
+        &self,
+        py: Python<'_>,
+        table: &mut Table,
+        events: &Events,
+        ready: &mut ReadyKeys,
+    ) -> bool {
+        let stale = collect_ready(py, &table.slots, events, ready);
+        if stale.is_empty() {
+            return false;
+        }
+        self.note_stale(table, stale);
+        true
+    }
+
+    /// [`report`](Self::report) for a select that may block: whether it found only stale
+    /// events, so nothing to report, and should wait out the time left (unless a wake-up or
+    /// a shutdown ended it).
+    fn only_stale(
+        &self,
+        py: Python<'_>,
+        table: &mut Table,
+        events: &Events,
+        ready: &mut ReadyKeys,
+        deadline: Deadline,
+    ) -> bool {
+        self.report(py, table, events, ready)
+            && ready.is_empty()
+            && !events.woken()
+            && !deadline.expired()
+    }
+
     /// `_fileobj_lookup`: the fd of `fileobj`, or, if it has none any more (a closed socket),
     /// the fd of the registered key whose `fileobj` *is* it.
     pub(crate) fn resolve<'py>(&self, fileobj: &Bound<'py, PyAny>) -> PyResult<Fd<'py>> {
@@ -460,10 +494,7 @@ impl Inner {
             .kernel(&mut table)
             .map(|core| core.select(&mut events, Some(Duration::ZERO)));
         if let Ok(Ok(())) = selected {
-            let stale = collect_ready(py, &table.slots, &events, ready);
-            if !stale.is_empty() {
-                self.note_stale(&mut table, stale);
-            }
+            self.report(py, &mut table, &events, ready);
         }
         drop(table);
         keep_events(events);
@@ -486,11 +517,41 @@ impl Inner {
         ready: &mut ReadyKeys,
     ) -> PyResult<()> {
         let deadline = Deadline::after(timeout);
+        let mut first = true;
         loop {
-            let (core, mut events) = {
+            let (core, mut events, looked) = {
                 let mut table = self.lock();
-                (self.kernel(&mut table)?.clone(), take_events())
+                let core = self.kernel(&mut table)?.clone();
+                let mut events = take_events();
+                // A fresh poll or select selector's first wait that may block starts with a
+                // look without blocking: taken here, with the GIL held, so that a ready fd
+                // costs no GIL release (`Selector::look_before_blocking`).
+                let looked = if std::mem::take(&mut first) {
+                    core.look_before_blocking(&mut events).map(|found| {
+                        found && !self.only_stale(py, &mut table, &events, ready, deadline)
+                    })
+                } else {
+                    Ok(false)
+                };
+                (core, events, looked)
             };
+            match looked {
+                Ok(false) => {}
+                Ok(true) => {
+                    keep_events(events);
+                    return Ok(());
+                }
+                Err(e) => {
+                    keep_events(events);
+                    drop(core);
+                    if e.kind() == std::io::ErrorKind::Interrupted {
+                        // As a wait's EINTR: the handlers run, then the wait (PEP 475).
+                        py.check_signals()?;
+                        continue;
+                    }
+                    return Err(errors::os_error(e));
+                }
+            }
             let waited = py.detach(|| {
                 core.select_retry(&mut events, deadline.remaining(), || {
                     Python::attach(|py| py.check_signals()).map_err(SelectError)
@@ -498,16 +559,7 @@ impl Inner {
             });
             drop(core);
             let mut table = self.lock();
-            let mut again = false;
-            if waited.is_ok() {
-                let stale = collect_ready(py, &table.slots, &events, ready);
-                if !stale.is_empty() {
-                    self.note_stale(&mut table, stale);
-                    // Only stale events: nothing to report, so wait out the time left
-                    // (unless wakeup() or close() ended the wait).
-                    again = ready.is_empty() && !events.woken() && !deadline.expired();
-                }
-            }
+            let again = waited.is_ok() && self.only_stale(py, &mut table, &events, ready, deadline);
             drop(table);
             keep_events(events);
             waited.map_err(|SelectError(e)| e)?;
