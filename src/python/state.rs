@@ -517,41 +517,15 @@ impl Inner {
         ready: &mut ReadyKeys,
     ) -> PyResult<()> {
         let deadline = Deadline::after(timeout);
-        let mut first = true;
+        // epoll's waits never look first: its blocking waits pay nothing for this.
+        if self.backend != Backend::Epoll && self.look_first(py, deadline, ready)? {
+            return Ok(());
+        }
         loop {
-            let (core, mut events, looked) = {
+            let (core, mut events) = {
                 let mut table = self.lock();
-                let core = self.kernel(&mut table)?.clone();
-                let mut events = take_events();
-                // A fresh poll or select selector's first wait that may block starts with a
-                // look without blocking: taken here, with the GIL held, so that a ready fd
-                // costs no GIL release (`Selector::look_before_blocking`).
-                let looked = if std::mem::take(&mut first) {
-                    core.look_before_blocking(&mut events).map(|found| {
-                        found && !self.only_stale(py, &mut table, &events, ready, deadline)
-                    })
-                } else {
-                    Ok(false)
-                };
-                (core, events, looked)
+                (self.kernel(&mut table)?.clone(), take_events())
             };
-            match looked {
-                Ok(false) => {}
-                Ok(true) => {
-                    keep_events(events);
-                    return Ok(());
-                }
-                Err(e) => {
-                    keep_events(events);
-                    drop(core);
-                    if e.kind() == std::io::ErrorKind::Interrupted {
-                        // As a wait's EINTR: the handlers run, then the wait (PEP 475).
-                        py.check_signals()?;
-                        continue;
-                    }
-                    return Err(errors::os_error(e));
-                }
-            }
             let waited = py.detach(|| {
                 core.select_retry(&mut events, deadline.remaining(), || {
                     Python::attach(|py| py.check_signals()).map_err(SelectError)
@@ -566,6 +540,36 @@ impl Inner {
             if !again {
                 return Ok(());
             }
+        }
+    }
+
+    /// The look without blocking that a fresh poll or select selector's first wait that may
+    /// block starts with, taken with the GIL held, so that a ready fd costs no GIL release
+    /// (`Selector::look_before_blocking`); returns whether it ended the select (something to
+    /// report, or a wake-up). An EINTR runs the signal handlers, then the wait (PEP 475).
+    #[inline(never)]
+    fn look_first(
+        &self,
+        py: Python<'_>,
+        deadline: Deadline,
+        ready: &mut ReadyKeys,
+    ) -> PyResult<bool> {
+        let mut table = self.lock();
+        let mut events = take_events();
+        let looked = self
+            .kernel(&mut table)
+            .map(|core| core.look_before_blocking(&mut events));
+        let done = matches!(looked, Ok(Ok(true)))
+            && !self.only_stale(py, &mut table, &events, ready, deadline);
+        drop(table);
+        keep_events(events);
+        match looked? {
+            Ok(_) => Ok(done),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                py.check_signals()?;
+                Ok(false)
+            }
+            Err(e) => Err(errors::os_error(e)),
         }
     }
 
