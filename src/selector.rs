@@ -612,10 +612,12 @@ impl Selector {
     /// found nothing, the notifier is made, so the wait that follows blocks at once and
     /// looks no twice. Does nothing and returns `false` when there is no such look to take
     /// (epoll, a notifier made already, a shutdown: the wait handles that).
+    #[cfg(any(test, feature = "python"))]
     pub(crate) fn look_before_blocking(&self, events: &mut Events) -> io::Result<bool> {
         dispatch!(&self.driver, d => self.look_on(d, events))
     }
 
+    #[cfg(any(test, feature = "python"))]
     fn look_on<D: Driver>(&self, d: &D, events: &mut Events) -> io::Result<bool> {
         if D::BLOCKS_WITHOUT_NOTIFIER
             || self.own.wake.notify.ready().is_some()
@@ -903,6 +905,42 @@ mod tests {
             // Later blocking selects return at once too.
             let mut events = Events::with_capacity(4);
             s.select(&mut events, None).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_look_before_blocking_is_the_first_waits_own() {
+        use std::io::Write;
+        use std::os::unix::net::UnixStream;
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+            let looks = backend != Backend::Epoll;
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut events = Events::with_capacity(4);
+            // Nothing ready: nothing found, and the notifier is made for the wait to come.
+            let s = Selector::with_backend(backend).unwrap();
+            s.register(&a, Token(7), Interest::READABLE).unwrap();
+            assert!(!s.look_before_blocking(&mut events).unwrap());
+            assert!(events.is_empty());
+            assert_eq!(s.own.wake.notify.ready().is_some(), looks, "{backend}");
+            // Ready: found, no notifier made; with a notifier (above) no look is taken.
+            b.write_all(b"x").unwrap();
+            assert!(!s.look_before_blocking(&mut events).unwrap());
+            let fresh = Selector::with_backend(backend).unwrap();
+            fresh.register(&a, Token(7), Interest::READABLE).unwrap();
+            assert_eq!(fresh.look_before_blocking(&mut events).unwrap(), looks);
+            if looks {
+                let tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+                assert_eq!(tokens, [Token(7)], "{backend}");
+                assert!(!events.woken());
+            }
+            assert!(fresh.own.wake.notify.made().is_none(), "{backend}");
+            // A pending wake-up is found, and consumed, as a zero-timeout select finds it.
+            let woken = Selector::with_backend(backend).unwrap();
+            woken.wake().unwrap();
+            assert_eq!(woken.look_before_blocking(&mut events).unwrap(), looks);
+            assert_eq!(events.woken(), looks, "{backend}");
+            assert_eq!(woken.wake_pending(), !looks, "{backend}");
         }
     }
 

@@ -128,6 +128,28 @@ def test_an_idle_selector_holds_what_the_stdlibs_holds(selector_class):
     assert ours == theirs == 20 * hasattr(selector_class, "fileno")
 
 
+def test_a_wait_on_a_ready_fd_makes_no_own_fd(selector_class, socketpair):
+    """A wait that may block on an fd that is ready already, or after a wakeup(), ends on
+    the look without blocking it starts with: a fresh selector reports the key (or nothing,
+    for the wake-up) at once and opens what an idle one opens (poll, select: nothing)."""
+    a, b = socketpair()
+    b.send(b"x")
+    before = open_fds()
+    sels = [selector_class() for _ in range(10)]
+    for s in sels:
+        key = s.register(a, EVENT_READ, "data")
+        t0 = time.monotonic()
+        assert s.select(10) == [(key, EVENT_READ)]
+        s.unregister(a)
+        s.wakeup()
+        assert s.select(10) == []
+        assert time.monotonic() - t0 < PROMPT
+    count = len(open_fds() - before)
+    for s in sels:
+        s.close()
+    assert count == 10 * hasattr(selector_class, "fileno")
+
+
 def test_own_fds_are_the_kernel_object_the_notifier_and_the_timer(selector_class):
     """Once every need was met: the notifier, the kernel object (epoll, kqueue, /dev/poll)
     and, on Linux, the timer that makes sub-millisecond waits precise."""
