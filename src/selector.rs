@@ -612,12 +612,12 @@ impl Selector {
     /// found nothing, the notifier is made, so the wait that follows blocks at once and
     /// looks no twice. Does nothing and returns `false` when there is no such look to take
     /// (epoll, a notifier made already, a shutdown: the wait handles that).
-    #[cfg(any(test, feature = "python"))]
+    #[cfg(any(all(test, unix), feature = "python"))]
     pub(crate) fn look_before_blocking(&self, events: &mut Events) -> io::Result<bool> {
         dispatch!(&self.driver, d => self.look_on(d, events))
     }
 
-    #[cfg(any(test, feature = "python"))]
+    #[cfg(any(all(test, unix), feature = "python"))]
     fn look_on<D: Driver>(&self, d: &D, events: &mut Events) -> io::Result<bool> {
         if D::BLOCKS_WITHOUT_NOTIFIER
             || self.own.wake.notify.ready().is_some()
