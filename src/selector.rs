@@ -78,6 +78,29 @@ impl Backend {
         Selector::with_backend(self).is_ok()
     }
 
+    /// Whether a wait that may block on this backend starts without the selector's notifier
+    /// (the driver's `BLOCKS_WITHOUT_NOTIFIER`): then no look without blocking precedes it
+    /// ([`Selector::look_before_blocking`] has nothing to do).
+    #[cfg(feature = "python")]
+    pub(crate) fn blocks_without_notifier(self) -> bool {
+        match self {
+            #[cfg(epoll_available)]
+            Backend::Epoll => crate::backend::epoll::Epoll::BLOCKS_WITHOUT_NOTIFIER,
+            #[cfg(kqueue_available)]
+            Backend::Kqueue => crate::backend::kqueue::Kqueue::BLOCKS_WITHOUT_NOTIFIER,
+            #[cfg(devpoll_available)]
+            Backend::Devpoll => crate::backend::devpoll::Devpoll::BLOCKS_WITHOUT_NOTIFIER,
+            #[cfg(unix)]
+            Backend::Poll => crate::backend::poll::Poll::BLOCKS_WITHOUT_NOTIFIER,
+            #[cfg(unix)]
+            Backend::Select => crate::backend::select::Select::BLOCKS_WITHOUT_NOTIFIER,
+            #[cfg(windows)]
+            Backend::Select => crate::backend::winsock::Select::BLOCKS_WITHOUT_NOTIFIER,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
     /// Whether this backend keeps its set in a kernel object with an fd (epoll, kqueue,
     /// /dev/poll: [`Selector::try_as_fd`] returns it) rather than in user space (poll, select).
     ///

@@ -18,6 +18,7 @@ are skipped without them.
 """
 
 import errno
+import gc
 import importlib
 import json
 import os
@@ -29,6 +30,7 @@ import sys
 import sysconfig
 import threading
 import time
+import weakref
 
 import pytest
 from _support import (
@@ -154,6 +156,22 @@ def cfloor(rsbench, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def cfloor_contract(rsbench, tmp_path_factory):
+    include = sysconfig.get_paths()["include"]
+    if not os.path.exists(os.path.join(include, "Python.h")):
+        pytest.skip("no Python headers")
+    from rsbench.floor import build
+
+    out = build(str(tmp_path_factory.mktemp("cfloor_contract")), contract=True)
+    sys.path.insert(0, out)
+    try:
+        yield importlib.import_module("_cfloor_contract")
+    finally:
+        sys.path.remove(out)
+        sys.modules.pop("_cfloor_contract", None)
+
+
+@pytest.fixture(scope="module")
 def echo_client(tmp_path_factory):
     exe = str(tmp_path_factory.mktemp("loadgen") / "echo_client")
     src = os.path.join(BENCHES, "loadgen", "echo_client.c")
@@ -253,6 +271,70 @@ def test_floor_behaves_like_the_stdlib(cfloor, cls_name):
             assert [(k[2], k[3], e) for k, e in got] == [(k[2], k[3], e) for k, e in want]
         else:
             assert got == want
+
+
+def _contract_extras(mod, cls_name):
+    """What the stdlib's classes do beyond the selector calls: an instance attribute, a weak
+    reference, and ``with`` closing through ``close`` (a subclass's, an instance's)."""
+    cls = getattr(mod, cls_name)
+    closed = []
+
+    class Sub(cls):
+        def close(self):
+            closed.append("subclass")
+            super().close()
+
+    sel = cls()
+    sel.note = "kept"
+    ref = weakref.ref(sel)
+    sel.close = lambda: closed.append("instance")
+    with sel:
+        pass
+    with Sub():
+        pass
+    out = (sel.note, ref() is sel, closed)
+    del sel
+    gc.collect()
+    return out + (ref() is None,)
+
+
+@native
+@pytest.mark.parametrize("cls_name", FLOOR_CLASSES)
+def test_contract_floor_does_what_the_stdlib_classes_do(cfloor, cfloor_contract, cls_name):
+    want = ("kept", True, ["instance", "subclass"], True)
+    assert _contract_extras(selectors, cls_name) == want
+    assert _contract_extras(cfloor_contract, cls_name) == want
+    # and is the same selector otherwise
+    ours, theirs = _script(cfloor_contract, cls_name), _script(selectors, cls_name)
+    assert [type(x) for x in ours] == [type(x) for x in theirs]
+    # the minimal floor leaves these out (what the contract build adds)
+    with pytest.raises((AttributeError, TypeError)):
+        _contract_extras(cfloor, cls_name)
+
+
+@native
+def test_life_parts_times_every_part_on_every_implementation(cfloor, cfloor_contract):
+    """``benches/life_parts.py``: a row per class and part, a column per implementation, and
+    ratios that are those columns' quotients."""
+    path = os.pathsep.join(os.path.dirname(m.__file__) for m in (cfloor, cfloor_contract))
+    env = dict(os.environ, PYTHONPATH=path + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCHES, "life_parts.py"), "--rounds", "2", "--number", "20"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("class"))
+    assert header.split() == ["class", "part", "A", "B", "C", "C'", "B/A", "B/C", "B/C'", "C'/C"]
+    rows = [line for line in lines if line.split()[:1] in (["Epoll"], ["Poll"], ["Select"])]
+    assert len(rows) == 3 * 6
+    for row in rows:
+        a, b, c, cc, b_a, b_c, b_cc, cc_c = (float(x) for x in row.split()[-8:])
+        assert min(a, b, c, cc) > 0
+        assert b_a == pytest.approx(b / a, abs=0.006) and b_c == pytest.approx(b / c, abs=0.006)
+        assert b_cc == pytest.approx(b / cc, abs=0.006) and cc_c == pytest.approx(cc / c, abs=0.006)
 
 
 @native
@@ -637,11 +719,27 @@ def test_exclusive_wakeups_reports_every_variant(rsbench):
         else:
             assert woken > 2, (variant, woken)
     out = subprocess.run(
-        [sys.executable, os.path.join(BENCHES, "exclusive_wakeups.py"), "--rounds", "1",
-         "--connections", "40", "--workers", "2", "--modes", "sequential"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            os.path.join(BENCHES, "exclusive_wakeups.py"),
+            "--rounds",
+            "1",
+            "--connections",
+            "40",
+            "--workers",
+            "2",
+            "--modes",
+            "sequential",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert "# command: python benches/exclusive_wakeups.py --rounds 1" in out
     rows = [line.split()[:3] for line in out.splitlines() if line[:2].strip() == "2"]
     assert [" ".join(r[1:]) if r[2] == "exclusive" else r[1] for r in rows] == [
-        "stdlib", "rselectors", "rselectors exclusive"]
+        "stdlib",
+        "rselectors",
+        "rselectors exclusive",
+    ]

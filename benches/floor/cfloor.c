@@ -13,6 +13,11 @@
  * map, select()'s result, close) but their `Kernel`: adding, modifying and removing an fd in
  * the kernel-side (epoll) or user-space (pollfd array, fd_set templates) set, and the wait
  * with the collection of the ready fds.
+ *
+ * Built with -DCFLOOR_CONTRACT (module `_cfloor_contract`), the classes also do what the
+ * stdlib's classes do and this minimal floor leaves out: instances have a `__dict__` (made
+ * on first use) and weak references, the classes can be subclassed, and `with` closes
+ * through `self.close()`, so a subclass's or an instance's `close` runs.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -21,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -30,12 +36,24 @@
 #define EV_READ 1
 #define EV_WRITE 2
 
+#ifdef CFLOOR_CONTRACT
+#define FLOOR_NAME "_cfloor_contract"
+#define FLOOR_INIT PyInit__cfloor_contract
+#else
+#define FLOOR_NAME "_cfloor"
+#define FLOOR_INIT PyInit__cfloor
+#endif
+
 /* selectors.SelectorKey (a namedtuple class: a tuple subclass without __dict__) */
 static PyTypeObject *key_type = NULL;
 /* the ints 0..3, the possible `events` values of a ready event */
 static PyObject *ev_int[4] = {NULL, NULL, NULL, NULL};
 /* interned "fileno" */
 static PyObject *str_fileno = NULL;
+#ifdef CFLOOR_CONTRACT
+/* interned "close" */
+static PyObject *str_close = NULL;
+#endif
 
 typedef struct {
     PyObject *key; /* strong reference, NULL if the fd is not registered */
@@ -55,6 +73,10 @@ typedef struct {
     Py_ssize_t cap;          /* length of slots */
     Py_ssize_t count;        /* registered fds */
     struct MapObject *map;   /* strong; created on the first get_map() */
+#ifdef CFLOOR_CONTRACT
+    PyObject *dict;          /* the instance __dict__, made on first use */
+    PyObject *weakreflist;
+#endif
 } SelObject;
 
 /* What differs per class. Only `add`, `mod` and `prepare` may raise; none runs Python code.
@@ -633,7 +655,7 @@ Sel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
-        if (kernels[i]->type == type)
+        if (PyType_IsSubtype(type, kernels[i]->type))
             k = kernels[i];
     }
     self = (SelObject *)type->tp_alloc(type, 0);
@@ -653,6 +675,9 @@ Sel_traverse(SelObject *self, visitproc visit, void *arg)
     Py_ssize_t i;
     for (i = 0; i < self->cap; i++)
         Py_VISIT(self->slots[i].key);
+#ifdef CFLOOR_CONTRACT
+    Py_VISIT(self->dict);
+#endif
     return 0;
 }
 
@@ -660,6 +685,9 @@ static int
 Sel_clear(SelObject *self)
 {
     clear_keys(self);
+#ifdef CFLOOR_CONTRACT
+    Py_CLEAR(self->dict);
+#endif
     return 0;
 }
 
@@ -668,6 +696,11 @@ Sel_dealloc(SelObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+#ifdef CFLOOR_CONTRACT
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    Py_CLEAR(self->dict);
+#endif
     if (self->k->close && self->k->close(self) < 0)
         PyErr_Clear();
     clear_keys(self);
@@ -894,7 +927,11 @@ Sel_enter(SelObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Sel_exit(SelObject *self, PyObject *Py_UNUSED(args))
 {
+#ifdef CFLOOR_CONTRACT
+    return PyObject_CallMethodNoArgs((PyObject *)self, str_close);
+#else
     return Sel_close(self, NULL);
+#endif
 }
 
 #define SEL_METHODS                                                                            \
@@ -922,18 +959,33 @@ static PyMethodDef Sel_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+#ifdef CFLOOR_CONTRACT
+static PyGetSetDef Sel_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+#define SEL_CONTRACT_SLOTS                                                                     \
+    .tp_dictoffset = offsetof(SelObject, dict),                                                \
+    .tp_weaklistoffset = offsetof(SelObject, weakreflist), .tp_getset = Sel_getset,
+#define SEL_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE)
+#else
+#define SEL_CONTRACT_SLOTS
+#define SEL_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
+
 #define SEL_TYPE(var, name, object, methods, doc)                                              \
     static PyTypeObject var = {                                                                \
         PyVarObject_HEAD_INIT(NULL, 0)                                                         \
-        .tp_name = "_cfloor." name,                                                            \
+        .tp_name = FLOOR_NAME "." name,                                                        \
         .tp_doc = doc,                                                                         \
         .tp_basicsize = sizeof(object),                                                        \
-        .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,                                   \
+        .tp_flags = SEL_FLAGS,                                                                 \
         .tp_new = Sel_new,                                                                     \
         .tp_dealloc = (destructor)Sel_dealloc,                                                 \
         .tp_traverse = (traverseproc)Sel_traverse,                                             \
         .tp_clear = (inquiry)Sel_clear,                                                        \
         .tp_methods = methods,                                                                 \
+        SEL_CONTRACT_SLOTS                                                                     \
     }
 
 SEL_TYPE(Epoll_Type, "EpollSelector", EpollObject, Epoll_methods,
@@ -1006,7 +1058,7 @@ static PyMappingMethods Map_as_mapping = {
 
 static PyTypeObject Map_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "_cfloor.SelectorMap",
+    .tp_name = FLOOR_NAME ".SelectorMap",
     .tp_basicsize = sizeof(MapObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)Map_dealloc,
@@ -1213,20 +1265,24 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef cfloor_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "_cfloor",
+    .m_name = FLOOR_NAME,
     .m_doc = "Minimal C reference selectors (epoll, poll, select) for benchmarks.",
     .m_size = -1,
     .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC
-PyInit__cfloor(void)
+FLOOR_INIT(void)
 {
     PyObject *m, *selectors, *kt;
     int i;
 
     if (str_fileno == NULL && (str_fileno = PyUnicode_InternFromString("fileno")) == NULL)
         return NULL;
+#ifdef CFLOOR_CONTRACT
+    if (str_close == NULL && (str_close = PyUnicode_InternFromString("close")) == NULL)
+        return NULL;
+#endif
     if (PyType_Ready(&Epoll_Type) < 0 || PyType_Ready(&Poll_Type) < 0
         || PyType_Ready(&Select_Type) < 0 || PyType_Ready(&Map_Type) < 0)
         return NULL;

@@ -2,7 +2,10 @@
 
 Only ``sysconfig`` and a C compiler (``$CC``, default ``gcc``) are needed: no setuptools.
 ``python benches/compare.py --floor`` builds it into a temporary directory and measures it as
-the third implementation; ``python benches/floor/build.py [OUTDIR]`` builds it by hand.
+the third implementation; ``python benches/floor/build.py [OUTDIR]`` builds it by hand, and
+``python benches/floor/build.py --contract [OUTDIR]`` builds ``_cfloor_contract``: the same
+floor doing what the stdlib's classes also do (instance ``__dict__``, weak references,
+subclasses, ``with`` closing through ``self.close()``), to measure against with ``--impl-a``.
 """
 
 import os
@@ -16,8 +19,10 @@ from .common import BENCHES
 SOURCE = os.path.join(BENCHES, "floor", "cfloor.c")
 
 
-def build(outdir=None):
-    """Build the extension into ``outdir`` (a new temporary directory if None); return it."""
+def build(outdir=None, contract=False):
+    """Build the extension into ``outdir`` (a new temporary directory if None); return it.
+
+    ``contract``: build ``_cfloor_contract`` (see the module docstring) instead."""
     if outdir is None:
         outdir = tempfile.mkdtemp(prefix="cfloor-")
     outdir = os.path.abspath(outdir)
@@ -28,7 +33,8 @@ def build(outdir=None):
         if paths.get(key) and paths[key] not in includes:
             includes.append(paths[key])
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    target = os.path.join(outdir, "_cfloor" + suffix)
+    name = "_cfloor_contract" if contract else "_cfloor"
+    target = os.path.join(outdir, name + suffix)
     tmp = target + ".tmp"
     cmd = [
         os.environ.get("CC", "gcc"),
@@ -41,6 +47,8 @@ def build(outdir=None):
         "-Wno-missing-field-initializers",
     ]
     cmd += ["-I" + d for d in includes]
+    if contract:
+        cmd.append("-DCFLOOR_CONTRACT")
     cmd += [SOURCE, "-o", tmp, "-lm"]
     # compiler diagnostics go to stderr: stdout carries only the directory
     subprocess.run(cmd, check=True, stdout=sys.stderr)

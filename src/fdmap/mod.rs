@@ -1,7 +1,8 @@
 //! The registration table: a map from file descriptor to a value, in registration order.
 
 use crate::RawSource;
-use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, HashMap};
+use std::hash::BuildHasherDefault;
 
 const NIL: u32 = u32::MAX;
 
@@ -28,7 +29,9 @@ struct Entry<T> {
 /// also keeps SOCKETs within the fd range).
 pub(crate) struct FdMap<T> {
     dense: Vec<Option<Entry<T>>>,
-    sparse: HashMap<u32, Entry<T>>,
+    /// Keyed with a fixed hasher: a `RandomState` would be seeded (a thread-local read) by
+    /// every new map, and a selector makes one or two; fd numbers are the caller's own.
+    sparse: HashMap<u32, Entry<T>, BuildHasherDefault<DefaultHasher>>,
     /// No sparse key is below this (a lower bound: removals do not raise it), so growing
     /// the dense array only scans `sparse` when it may cover one of its keys.
     sparse_floor: u32,
@@ -48,7 +51,7 @@ impl<T> FdMap<T> {
     pub(crate) fn new() -> FdMap<T> {
         FdMap {
             dense: Vec::new(),
-            sparse: HashMap::new(),
+            sparse: HashMap::default(),
             sparse_floor: NIL,
             head: NIL,
             tail: NIL,

@@ -517,8 +517,8 @@ impl Inner {
         ready: &mut ReadyKeys,
     ) -> PyResult<()> {
         let deadline = Deadline::after(timeout);
-        // epoll's waits never look first: its blocking waits pay nothing for this.
-        if self.backend != Backend::Epoll && self.look_first(py, deadline, ready)? {
+        // Backends whose waits never look first (epoll) pay nothing for this.
+        if !self.backend.blocks_without_notifier() && self.look_first(py, deadline, ready)? {
             return Ok(());
         }
         loop {
