@@ -139,36 +139,32 @@ def test_echo_schedule_rotates_every_server(rsbench):
     assert [i for i, _ in echo_schedule(2, 3, 1.0, 0.5)] == [0, 1, 0, 1, 1, 0, 0, 1]
 
 
-@pytest.fixture(scope="module")
-def cfloor(rsbench, tmp_path_factory):
+def _floor_module(tmp_path_factory, contract):
+    """The C floor (``_cfloor``, or its contract build ``_cfloor_contract``), built for this
+    Python and imported; removed from ``sys.path`` and ``sys.modules`` afterwards."""
     include = sysconfig.get_paths()["include"]
     if not os.path.exists(os.path.join(include, "Python.h")):
         pytest.skip("no Python headers")
     from rsbench.floor import build
 
-    out = build(str(tmp_path_factory.mktemp("cfloor")))
+    name = "_cfloor_contract" if contract else "_cfloor"
+    out = build(str(tmp_path_factory.mktemp(name)), contract=contract)
     sys.path.insert(0, out)
     try:
-        yield importlib.import_module("_cfloor")
+        yield importlib.import_module(name)
     finally:
         sys.path.remove(out)
-        sys.modules.pop("_cfloor", None)
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def cfloor(rsbench, tmp_path_factory):
+    yield from _floor_module(tmp_path_factory, contract=False)
 
 
 @pytest.fixture(scope="module")
 def cfloor_contract(rsbench, tmp_path_factory):
-    include = sysconfig.get_paths()["include"]
-    if not os.path.exists(os.path.join(include, "Python.h")):
-        pytest.skip("no Python headers")
-    from rsbench.floor import build
-
-    out = build(str(tmp_path_factory.mktemp("cfloor_contract")), contract=True)
-    sys.path.insert(0, out)
-    try:
-        yield importlib.import_module("_cfloor_contract")
-    finally:
-        sys.path.remove(out)
-        sys.modules.pop("_cfloor_contract", None)
+    yield from _floor_module(tmp_path_factory, contract=True)
 
 
 @pytest.fixture(scope="module")
@@ -310,31 +306,6 @@ def test_contract_floor_does_what_the_stdlib_classes_do(cfloor, cfloor_contract,
     # the minimal floor leaves these out (what the contract build adds)
     with pytest.raises((AttributeError, TypeError)):
         _contract_extras(cfloor, cls_name)
-
-
-@native
-def test_life_parts_times_every_part_on_every_implementation(cfloor, cfloor_contract):
-    """``benches/life_parts.py``: a row per class and part, a column per implementation, and
-    ratios that are those columns' quotients."""
-    path = os.pathsep.join(os.path.dirname(m.__file__) for m in (cfloor, cfloor_contract))
-    env = dict(os.environ, PYTHONPATH=path + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(
-        [sys.executable, os.path.join(BENCHES, "life_parts.py"), "--rounds", "2", "--number", "20"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    lines = proc.stdout.splitlines()
-    header = next(line for line in lines if line.startswith("class"))
-    assert header.split() == ["class", "part", "A", "B", "C", "C'", "B/A", "B/C", "B/C'", "C'/C"]
-    rows = [line for line in lines if line.split()[:1] in (["Epoll"], ["Poll"], ["Select"])]
-    assert len(rows) == 3 * 6
-    for row in rows:
-        a, b, c, cc, b_a, b_c, b_cc, cc_c = (float(x) for x in row.split()[-8:])
-        assert min(a, b, c, cc) > 0
-        assert b_a == pytest.approx(b / a, abs=0.006) and b_c == pytest.approx(b / c, abs=0.006)
-        assert b_cc == pytest.approx(b / cc, abs=0.006) and cc_c == pytest.approx(cc / c, abs=0.006)
 
 
 @native
@@ -552,6 +523,41 @@ def test_floor_is_measured_in_the_same_run(three_way):
         assert "--png needs matplotlib" in proc.stderr and not png.exists()
     else:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@native
+@needs_script_dir_on_path
+def test_make_close_times_a_selectors_own_part_of_a_life(tmp_path):
+    """``make_close``: a selector made and closed (by ``close()``, by ``with``) on all three
+    implementations; the kernel's share is epoll's create + close, none for poll."""
+    if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
+        pytest.skip("no Python headers")
+    ids = ["make_close/epoll/how=close", "make_close/epoll/how=with", "make_close/poll/how=with"]
+    proc = compare(
+        "--floor",
+        "--quick",
+        "--clock",
+        "cpu",
+        "--no-progress",
+        "--repeats",
+        "3",
+        "--target-ms",
+        "0.1",
+        "--cases",
+        ",".join(ids),
+        "--json",
+        str(tmp_path / "run.json"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "run.json") as f:
+        results = {r["id"]: r["result"] for r in json.load(f)["results"]}
+    assert set(results) == set(ids)
+    for res in results.values():
+        assert min(res["values"]) > 0, res
+    for cid in ids[:2]:
+        kernel = results[cid]["kernel"]["median"]
+        assert 0 < kernel < results[cid]["values"][2], results[cid]
+    assert results["make_close/poll/how=with"]["kernel"]["median"] == 0
 
 
 def _num(x):

@@ -655,8 +655,12 @@ Sel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
-        if (PyType_IsSubtype(type, kernels[i]->type))
+        if (kernels[i]->type == type)
             k = kernels[i];
+#ifdef CFLOOR_CONTRACT
+        else if (k == NULL && PyType_IsSubtype(type, kernels[i]->type))
+            k = kernels[i]; /* a subclass: its base's kernel */
+#endif
     }
     self = (SelObject *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -1119,7 +1123,8 @@ bare_epoll_ctl(PyObject *Py_UNUSED(m), PyObject *args)
 }
 
 /* bare_epoll_life(fd, timeout_ms, n): n times, a whole epoll selector's life around one fd:
- * epoll_create1, EPOLL_CTL_ADD (EPOLLIN), epoll_wait(..., 1, timeout_ms), close */
+ * epoll_create1, EPOLL_CTL_ADD (EPOLLIN), epoll_wait(..., 1, timeout_ms), close; with fd -1,
+ * a selector's life with nothing registered: epoll_create1, close */
 static PyObject *
 bare_epoll_life(PyObject *Py_UNUSED(m), PyObject *args)
 {
@@ -1132,8 +1137,9 @@ bare_epoll_life(PyObject *Py_UNUSED(m), PyObject *args)
     for (i = 0; i < n; i++) {
         if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
             return PyErr_SetFromErrno(PyExc_OSError);
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &in) < 0
-            || (epoll_wait(epfd, &out, 1, timeout) < 0 && errno != EINTR)) {
+        if (fd >= 0
+            && (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &in) < 0
+                || (epoll_wait(epfd, &out, 1, timeout) < 0 && errno != EINTR))) {
             PyErr_SetFromErrno(PyExc_OSError);
             close(epfd);
             return NULL;
@@ -1252,7 +1258,8 @@ static PyMethodDef module_methods[] = {
     {"bare_epoll_ctl", bare_epoll_ctl, METH_VARARGS,
      "bare_epoll_ctl(epfd, fd, pair, n): ADD+DEL (pair 0) or MOD+MOD (pair 1), n times"},
     {"bare_epoll_life", bare_epoll_life, METH_VARARGS,
-     "bare_epoll_life(fd, timeout_ms, n): create + ADD + wait + close, n times"},
+     "bare_epoll_life(fd, timeout_ms, n): create + ADD + wait + close, n times (fd -1: create + "
+     "close)"},
     {"bare_poll", bare_poll, METH_VARARGS,
      "bare_poll(read_fds, write_fds, n): poll(..., timeout 0), n times"},
     {"bare_select", bare_select, METH_VARARGS,

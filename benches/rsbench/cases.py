@@ -250,6 +250,26 @@ class Lifecycle:
         return bare and (*bare, BARE)
 
 
+class MakeClose:
+    """The part of a life that is the selector's own: made and closed with nothing registered,
+    by ``close()`` (``how=close``) or by ``with`` (``how=with``: the stdlib's ``__exit__``
+    closes through ``self.close()``); cost per selector."""
+
+    unit = "ns/life"
+
+    def __init__(self, pool, backend, p):
+        self.how = p["how"]
+
+    def make(self, mod, cls):
+        stmt = "C().close()" if self.how == "close" else "with C(): pass"
+        return cls(), {"C": cls}, stmt, 1
+
+    def kernel(self, floor, backend, floor_sel):
+        if backend == "epoll":
+            return {"k": floor.bare_epoll_life}, f"k(-1, 0, {BARE})", BARE
+        return None  # poll and select make no system call for it
+
+
 class WaitOne:
     """Through a real caller's pattern: code that makes a selector for each wait on one socket
     (psycopg's ``wait_selector`` and many "wait for this socket" helpers), reaching the
@@ -326,6 +346,7 @@ MICRO_CASES = {
     "map_get_cached": Lookup,
     "scale": SelectReady,
     "lifecycle": Lifecycle,
+    "make_close": MakeClose,
     "caller_wait_one": WaitOne,
     "caller_mp_wait": MpWait,
 }
@@ -386,6 +407,8 @@ def plan(backends):
     for b in backends:
         for wait in LIFE_WAITS:
             add("micro", "lifecycle", b, wait=wait)
+        for how in ("close", "with"):
+            add("micro", "make_close", b, how=how)
     if "epoll" in backends:
         add("micro", "caller_wait_one", "epoll")
     if "poll" in backends:
