@@ -540,9 +540,9 @@ def test_make_close_times_a_selectors_own_part_of_a_life(tmp_path):
         "cpu",
         "--no-progress",
         "--repeats",
-        "3",
+        "5",
         "--target-ms",
-        "0.1",
+        "1",
         "--cases",
         ",".join(ids),
         "--json",
@@ -554,9 +554,11 @@ def test_make_close_times_a_selectors_own_part_of_a_life(tmp_path):
     assert set(results) == set(ids)
     for res in results.values():
         assert min(res["values"]) > 0, res
+    # the kernel's share is part of the floor's time: its lowest sample below the floor's
+    # (the lowest of five is the least disturbed by the machine; the floor adds ~5-20 %)
     for cid in ids[:2]:
-        kernel = results[cid]["kernel"]["median"]
-        assert 0 < kernel < results[cid]["values"][2], results[cid]
+        kernel = results[cid]["kernel"]["stats"]["min"]
+        assert 0 < kernel < min(results[cid]["samples"][2]), results[cid]
     assert results["make_close/poll/how=with"]["kernel"]["median"] == 0
 
 
