@@ -158,19 +158,31 @@ def _outcomes(junit):
     return result
 
 
+#: A test of a suite running longer than this has its threads' tracebacks written to stderr
+#: (pytest's faulthandler_timeout), which a suite run cut off by its timeout then shows.
+STUCK_AFTER = 60
+
+
 def _run_pytest(python, target, cwd, args, timeout):
     """pytest ``args`` in ``cwd`` with ``target`` as ``selectors``: the outcome of each test."""
     junit = WORK / f"junit-{os.getpid()}-{target}.xml"
     start = time.monotonic()
-    proc = subprocess.run(
-        [str(python), "-c", PYTEST_RUNNER, target, "-p", "no:cacheprovider", "-q",
-         f"--junitxml={junit}", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [str(python), "-c", PYTEST_RUNNER, target, "-p", "no:cacheprovider", "-q",
+             "-o", f"faulthandler_timeout={STUCK_AFTER}", f"--junitxml={junit}", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as stuck:
+        err = stuck.stderr or ""
+        err = err.decode(errors="replace") if isinstance(err, bytes) else err
+        dump = err[err.find("Timeout ("):] if "Timeout (" in err else err[-6000:]
+        pytest.fail(f"the suite on {target} did not end in {timeout} s; the tracebacks of a "
+                    f"test running over {STUCK_AFTER} s (innermost first):\n{dump[:6000]}")
     seconds = round(time.monotonic() - start, 1)
     if not junit.exists():
         pytest.fail(f"the suite on {target} wrote no report (rc={proc.returncode}):\n"
@@ -216,7 +228,7 @@ def _counts(run):
     return f"{run['target']:>10}: {run['counts']} time={run['seconds']}s"
 
 
-def _compare(title, run, python, cwd, args, capsys, timeout=900):
+def _compare(title, run, python, cwd, args, capsys, timeout=300):
     """Runs the suite (``run``: _run_pytest or _run_unittest) on the stdlib, then swapped;
     prints both counts; asserts the same outcome for every test."""
     std = run(python, "selectors", cwd, args, timeout)
@@ -254,7 +266,17 @@ def _importable(python, source, module, requirement):
 
 #: Where CPython's test package is missing (bullseye's python3.9), trio-asyncio's conftest warns
 #: that it cannot add tests/python, and its own ``filterwarnings = error`` makes that fatal.
-TRIO_ASYNCIO_ARGS = ["-W", "ignore:Can't run the Python asyncio tests:RuntimeWarning"]
+#: Left out: ``test_keyboard_interrupt_teardown``, which sends itself SIGINT and now and then
+#: never ends, on the stdlib as on rselectors (a CI dry run here: the stdlib's run of it stuck
+#: in trio's ``epoll_wait`` for its whole timeout): trio-asyncio's deadlock on a
+#: KeyboardInterrupt in an asyncio context, python-trio/trio-asyncio#88, open. A test that
+#: does not end on the stdlib cannot be compared.
+TRIO_ASYNCIO_ARGS = [
+    "-W",
+    "ignore:Can't run the Python asyncio tests:RuntimeWarning",
+    "--deselect",
+    "tests/test_misc.py::test_keyboard_interrupt_teardown",
+]
 
 
 def _trio_asyncio(suite_python):
