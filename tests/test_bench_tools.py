@@ -139,12 +139,15 @@ def test_echo_schedule_rotates_every_server(rsbench):
     assert [i for i, _ in echo_schedule(2, 3, 1.0, 0.5)] == [0, 1, 0, 1, 1, 0, 0, 1]
 
 
+def _skip_without_python_headers():
+    if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
+        pytest.skip("no Python headers")
+
+
 def _floor_module(tmp_path_factory, contract):
     """The C floor (``_cfloor``, or its contract build ``_cfloor_contract``), built for this
     Python and imported; removed from ``sys.path`` and ``sys.modules`` afterwards."""
-    include = sysconfig.get_paths()["include"]
-    if not os.path.exists(os.path.join(include, "Python.h")):
-        pytest.skip("no Python headers")
+    _skip_without_python_headers()
     from rsbench.floor import build
 
     name = "_cfloor_contract" if contract else "_cfloor"
@@ -453,36 +456,41 @@ def test_echo_client_output_and_bad_arguments(echo_client):
     assert proc.returncode == 2 and "usage" in proc.stderr
 
 
-@pytest.fixture(scope="module")
-def three_way(tmp_path_factory):
-    """One quick ``compare.py --floor`` run: two epoll cases and a poll case (the floor has
-    every Linux backend's class). Returns ``(process, JSON document, chart path)``."""
-    if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
-        pytest.skip("no Python headers")
-    out = tmp_path_factory.mktemp("three_way")
-    cases = "select_ready/epoll/K=100/N=100,get_key/epoll/obj=fd,modify/poll/obj=fd"
+def _floor_run(out, cases, target_ms, *extra):
+    """One quick ``compare.py --floor`` run of ``cases``, 5 repeats of ``target_ms`` each, on
+    CPU time (the kernel's runs, BARE system calls per call, are longer than the others'
+    repeats, and on a busy machine wall time would count their preemptions). Returns
+    ``(process, JSON document)``."""
+    _skip_without_python_headers()
     proc = compare(
         "--floor",
         "--quick",
-        # CPU time: the kernel's runs (BARE system calls per call) are longer than the 0.1 ms
-        # repeats of the others, and on a busy machine wall time would count their preemptions.
         "--clock",
         "cpu",
         "--no-progress",
         "--repeats",
         "5",
         "--target-ms",
-        "0.1",
+        str(target_ms),
         "--cases",
-        cases,
+        ",".join(cases),
         "--json",
         str(out / "run.json"),
-        "--png",
-        str(out / "run.png"),
+        *extra,
     )
     assert proc.returncode == 0, proc.stderr
     with open(out / "run.json") as f:
-        return proc, json.load(f), out / "run.png"
+        return proc, json.load(f)
+
+
+@pytest.fixture(scope="module")
+def three_way(tmp_path_factory):
+    """One quick ``compare.py --floor`` run: two epoll cases and a poll case (the floor has
+    every Linux backend's class). Returns ``(process, JSON document, chart path)``."""
+    out = tmp_path_factory.mktemp("three_way")
+    cases = ["select_ready/epoll/K=100/N=100", "get_key/epoll/obj=fd", "modify/poll/obj=fd"]
+    proc, doc = _floor_run(out, cases, 0.1, "--png", str(out / "run.png"))
+    return proc, doc, out / "run.png"
 
 
 @native
@@ -530,27 +538,9 @@ def test_floor_is_measured_in_the_same_run(three_way):
 def test_make_close_times_a_selectors_own_part_of_a_life(tmp_path):
     """``make_close``: a selector made and closed (by ``close()``, by ``with``) on all three
     implementations; the kernel's share is epoll's create + close, none for poll."""
-    if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
-        pytest.skip("no Python headers")
     ids = ["make_close/epoll/how=close", "make_close/epoll/how=with", "make_close/poll/how=with"]
-    proc = compare(
-        "--floor",
-        "--quick",
-        "--clock",
-        "cpu",
-        "--no-progress",
-        "--repeats",
-        "5",
-        "--target-ms",
-        "1",
-        "--cases",
-        ",".join(ids),
-        "--json",
-        str(tmp_path / "run.json"),
-    )
-    assert proc.returncode == 0, proc.stderr
-    with open(tmp_path / "run.json") as f:
-        results = {r["id"]: r["result"] for r in json.load(f)["results"]}
+    _, doc = _floor_run(tmp_path, ids, 1)
+    results = {r["id"]: r["result"] for r in doc["results"]}
     assert set(results) == set(ids)
     for res in results.values():
         assert min(res["values"]) > 0, res

@@ -158,32 +158,40 @@ def _outcomes(junit):
     return result
 
 
-#: A test of a suite running longer than this has its threads' tracebacks written to stderr
-#: (pytest's faulthandler_timeout), which a suite run cut off by its timeout then shows.
+#: A pytest suite's test running longer than this has its threads' tracebacks written to
+#: stderr (pytest's faulthandler_timeout), which a suite run cut off by its timeout then shows.
 STUCK_AFTER = 60
+
+
+def _suite_process(target, cmd, cwd, timeout, env=None):
+    """Runs a suite's process; returns it and its seconds. One that does not end within
+    ``timeout`` fails the test with what it wrote to stderr (from a faulthandler dump on)."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as stuck:
+        err = stuck.stderr or ""
+        err = err.decode(errors="replace") if isinstance(err, bytes) else err
+        if "Timeout (" in err:
+            detail = (f"the tracebacks of a test running over {STUCK_AFTER} s, innermost "
+                      f"first:\n{err[err.find('Timeout ('):][:6000]}")
+        else:
+            detail = f"the end of its stderr:\n{err[-6000:]}"
+        pytest.fail(f"the suite on {target} did not end in {timeout} s; {detail}")
+    return proc, round(time.monotonic() - start, 1)
 
 
 def _run_pytest(python, target, cwd, args, timeout):
     """pytest ``args`` in ``cwd`` with ``target`` as ``selectors``: the outcome of each test."""
     junit = WORK / f"junit-{os.getpid()}-{target}.xml"
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(
-            [str(python), "-c", PYTEST_RUNNER, target, "-p", "no:cacheprovider", "-q",
-             "-o", f"faulthandler_timeout={STUCK_AFTER}", f"--junitxml={junit}", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as stuck:
-        err = stuck.stderr or ""
-        err = err.decode(errors="replace") if isinstance(err, bytes) else err
-        dump = err[err.find("Timeout ("):] if "Timeout (" in err else err[-6000:]
-        pytest.fail(f"the suite on {target} did not end in {timeout} s; the tracebacks of a "
-                    f"test running over {STUCK_AFTER} s (innermost first):\n{dump[:6000]}")
-    seconds = round(time.monotonic() - start, 1)
+    proc, seconds = _suite_process(
+        target,
+        [str(python), "-c", PYTEST_RUNNER, target, "-p", "no:cacheprovider", "-q",
+         "-o", f"faulthandler_timeout={STUCK_AFTER}", f"--junitxml={junit}", *args],
+        cwd,
+        timeout,
+    )
     if not junit.exists():
         pytest.fail(f"the suite on {target} wrote no report (rc={proc.returncode}):\n"
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -200,17 +208,13 @@ def _run_unittest(python, target, cwd, modules, timeout):
     """unittest on ``modules`` (importable from ``cwd``) with ``target`` as ``selectors``,
     through the CPython suites' runner: the outcome of each test (a failed subtest counts as
     a failed test of its own)."""
-    start = time.monotonic()
-    proc = subprocess.run(
+    proc, seconds = _suite_process(
+        target,
         [str(python), str(Path(__file__).with_name("_cpython_runner.py")), target, *modules],
-        cwd=cwd,
+        cwd,
+        timeout,
         env={**os.environ, "PYTHONPATH": str(cwd)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
     )
-    seconds = round(time.monotonic() - start, 1)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if not lines:
         pytest.fail(f"the suite on {target} crashed (rc={proc.returncode}):\n"
